@@ -1,0 +1,223 @@
+//! Positions, estimates and the read-only views of the state.
+
+use jiff::Timestamp;
+
+use super::{CounterState, DEFAULT_COUNTER, Engine};
+use crate::domain::{CounterId, Ticket, TicketId, TicketRef, TicketStatus};
+use crate::protocol::{CounterView, ServiceView, StateView, TicketView};
+
+/// How many upcoming tickets each service shows.
+const NEXT_SHOWN: usize = 5;
+
+impl Engine {
+    /// Whether `u` is called before `t` when both wait for the same counters.
+    fn goes_before(&self, u: &Ticket, t: &Ticket, now: Timestamp) -> bool {
+        let (pu, pt) = (
+            self.effective_priority(u, now),
+            self.effective_priority(t, now),
+        );
+        if pu != pt {
+            return pu;
+        }
+        (u.issued_at, u.id) < (t.issued_at, t.id)
+    }
+
+    /// Whether `u` competes with `t` for the same counters.
+    fn same_queue(u: &Ticket, t: &Ticket) -> bool {
+        u.status == TicketStatus::Waiting
+            && match t.for_counter {
+                Some(c) => u.for_counter == Some(c),
+                None => u.for_counter.is_none() && u.service == t.service,
+            }
+    }
+
+    /// People ahead of a waiting ticket.
+    pub(super) fn ahead_of(&self, t: &Ticket, now: Timestamp) -> u32 {
+        let n = self
+            .tickets
+            .values()
+            .filter(|u| u.id != t.id && Self::same_queue(u, t) && self.goes_before(u, t, now))
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Mean recent service time of a service in seconds, or its configured default.
+    fn mean_service_s(&self, service: &str) -> u64 {
+        match self.service_times.get(service) {
+            Some(samples) if !samples.is_empty() => {
+                samples.iter().sum::<u64>() / samples.len() as u64
+            }
+            _ => self
+                .config
+                .service(service)
+                .map_or(480, |s| u64::from(s.service_min) * 60),
+        }
+    }
+
+    fn counter(&self, id: CounterId) -> &CounterState {
+        self.counters.get(&id).unwrap_or(&DEFAULT_COUNTER)
+    }
+
+    /// Open counters that serve `service`.
+    fn open_counters(&self, service: &str) -> u32 {
+        let n = self
+            .config
+            .counters
+            .iter()
+            .filter(|c| c.services.iter().any(|s| s == service) && self.counter(c.id).open)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Estimated seconds until a ticket with `ahead` people before it is called: people ahead
+    /// × recent mean service time ÷ open counters serving the service (at least one).
+    fn estimate_s(&self, service: &str, ahead: u32, named_counter: bool) -> u64 {
+        let counters = if named_counter {
+            1
+        } else {
+            self.open_counters(service).max(1)
+        };
+        u64::from(ahead) * self.mean_service_s(service) / u64::from(counters)
+    }
+
+    /// A ticket of today as the API shows it (without its track secret).
+    pub fn ticket_view(&self, id: TicketId, now: Timestamp) -> TicketView {
+        let Some(t) = self.tickets.get(&id) else {
+            // Callers pass ids they just looked up; an unknown id yields an obviously empty view.
+            return TicketView {
+                id,
+                number: String::new(),
+                service: String::new(),
+                service_name: String::new(),
+                priority: None,
+                status: TicketStatus::Expired,
+                day: self.local_date(now),
+                issued_at: now,
+                called_at: None,
+                started_at: None,
+                counter: None,
+                ahead: 0,
+                estimated_wait_s: 0,
+                track: None,
+            };
+        };
+        let (ahead, estimated_wait_s) = if t.status == TicketStatus::Waiting {
+            let ahead = self.ahead_of(t, now);
+            (
+                ahead,
+                self.estimate_s(&t.service, ahead, t.for_counter.is_some()),
+            )
+        } else {
+            (0, 0)
+        };
+        TicketView {
+            id: t.id,
+            number: t.number.clone(),
+            service: t.service.clone(),
+            service_name: self
+                .config
+                .service(&t.service)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            priority: t.priority,
+            status: t.status,
+            day: t.day,
+            issued_at: t.issued_at,
+            called_at: t.called_at,
+            started_at: t.started_at,
+            counter: t.counter,
+            ahead,
+            estimated_wait_s,
+            track: None,
+        }
+    }
+
+    /// A counter with its live state.
+    pub fn counter_view(&self, id: CounterId, now: Timestamp) -> CounterView {
+        let state = self.counter(id);
+        let config = self.config.counter(id);
+        let waiting = self
+            .tickets
+            .values()
+            .filter(|t| self.key_at(id, t).is_some())
+            .count();
+        CounterView {
+            id,
+            name: config.map(|c| c.name.clone()).unwrap_or_default(),
+            services: config.map(|c| c.services.clone()).unwrap_or_default(),
+            mode: config.map(|c| c.mode).unwrap_or_default(),
+            open: state.open,
+            staff: state.staff.clone(),
+            current: state.current.map(|t| self.ticket_view(t, now)),
+            last_finished: state
+                .last_finished
+                .and_then(|t| self.tickets.get(&t))
+                .map(TicketRef::from),
+            served_today: state.served_today,
+            waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The whole live state.
+    pub(super) fn view(&self, now: Timestamp) -> StateView {
+        let services = self
+            .config
+            .services
+            .iter()
+            .map(|s| {
+                let mut queue: Vec<&Ticket> = self
+                    .tickets
+                    .values()
+                    .filter(|t| t.status == TicketStatus::Waiting && t.service == s.id)
+                    .collect();
+                queue.sort_by(|a, b| {
+                    let key = |t: &Ticket| (!self.effective_priority(t, now), t.issued_at, t.id);
+                    key(a).cmp(&key(b))
+                });
+                let waiting = u32::try_from(queue.len()).unwrap_or(u32::MAX);
+                let general = queue.iter().filter(|t| t.for_counter.is_none()).count();
+                ServiceView {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    prefix: s.prefix.clone(),
+                    target_wait_min: s.target_wait_min,
+                    waiting,
+                    waiting_priority: u32::try_from(
+                        queue.iter().filter(|t| t.priority.is_some()).count(),
+                    )
+                    .unwrap_or(u32::MAX),
+                    oldest_waiting_since: queue.iter().map(|t| t.issued_at).min(),
+                    estimated_wait_s: self.estimate_s(
+                        &s.id,
+                        u32::try_from(general).unwrap_or(u32::MAX),
+                        false,
+                    ),
+                    open_counters: self.open_counters(&s.id),
+                    next: queue
+                        .iter()
+                        .take(NEXT_SHOWN)
+                        .map(|t| TicketRef::from(*t))
+                        .collect(),
+                }
+            })
+            .collect();
+        let counters = self
+            .config
+            .counters
+            .iter()
+            .map(|c| self.counter_view(c.id, now))
+            .collect();
+        let note = self.issuing_note(now);
+        StateView {
+            seq: self.seq,
+            center: self.config.center.name.clone(),
+            timezone: self.config.center.timezone.clone(),
+            day: self.day.unwrap_or_else(|| self.local_date(now)),
+            issuing: note.is_none(),
+            issuing_note: note,
+            services,
+            counters,
+            recent_calls: self.recent_calls.iter().cloned().collect(),
+        }
+    }
+}

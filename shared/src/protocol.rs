@@ -1,0 +1,465 @@
+//! Wire protocol v1: every message the HTTP API and the WebSocket carry, used by server and
+//! clients alike. Decoding happens in one place per direction ([`ServerMessage::decode`],
+//! [`ClientMessage::decode`]).
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    CallingMode, CenterConfig, CounterId, Priority, ServiceId, Ticket, TicketId, TicketRef,
+    TicketStatus,
+};
+
+/// One event of the log, with its gap-free sequence number and the time it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// Position in the log: 1, 2, 3, … without gaps.
+    pub seq: u64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// What happened.
+    pub event: Event,
+}
+
+/// Everything that can happen to the queue. The state is a fold over these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// The center's configuration was set or changed.
+    CenterConfigured {
+        /// The whole new configuration.
+        config: CenterConfig,
+        /// Who changed it (`system` for a center file at start).
+        by: String,
+    },
+    /// A ticket was issued.
+    TicketIssued {
+        /// The new ticket, status `waiting`.
+        ticket: Ticket,
+        /// Who issued it (a kiosk or staff member).
+        by: String,
+    },
+    /// A ticket was called (or called again) to a counter.
+    TicketCalled {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Counter it is called to.
+        counter: CounterId,
+        /// Staff member at that counter.
+        staff: String,
+        /// Whether this is a repeated call of the same ticket.
+        recall: bool,
+        /// Whether it was picked as a priority ticket (claimed or escalated by age).
+        as_priority: bool,
+    },
+    /// The citizen reached the desk and service started.
+    TicketServing {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Counter.
+        counter: CounterId,
+        /// Staff member.
+        staff: String,
+    },
+    /// Service finished.
+    TicketFinished {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Counter.
+        counter: CounterId,
+        /// Staff member.
+        staff: String,
+    },
+    /// The citizen did not come after being called.
+    TicketNoShow {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Counter.
+        counter: CounterId,
+        /// Staff member.
+        staff: String,
+    },
+    /// A no-show ticket was put back in its queue, keeping its place by issue time.
+    TicketReinstated {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Who reinstated it.
+        staff: String,
+    },
+    /// A ticket went back to waiting in another service or for a named counter.
+    TicketTransferred {
+        /// The ticket (with its service before the transfer).
+        ticket: TicketRef,
+        /// Counter that held it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_counter: Option<CounterId>,
+        /// Service it now waits in.
+        service: ServiceId,
+        /// Counter that alone may call it now, if one was named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counter: Option<CounterId>,
+        /// Who transferred it.
+        staff: String,
+    },
+    /// A waiting ticket was withdrawn.
+    TicketCancelled {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Who cancelled it.
+        staff: String,
+        /// Why, when the system did it (e.g. its service was removed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A finished ticket was rated.
+    TicketRated {
+        /// The ticket.
+        ticket: TicketRef,
+        /// Counter that served it.
+        counter: CounterId,
+        /// Staff member who served it.
+        staff: String,
+        /// 5 Rất hài lòng … 1 Rất không hài lòng.
+        score: u8,
+    },
+    /// A counter opened (or changed hands).
+    CounterOpened {
+        /// Counter.
+        counter: CounterId,
+        /// Staff member now at it.
+        staff: String,
+    },
+    /// A counter closed.
+    CounterClosed {
+        /// Counter.
+        counter: CounterId,
+        /// Staff member who closed it.
+        staff: String,
+    },
+    /// The business day closed: open tickets expired, counters closed, numbering restarts.
+    DayClosed {
+        /// The day that closed.
+        day: Date,
+        /// Tickets that expired.
+        expired: Vec<TicketRef>,
+    },
+}
+
+impl Event {
+    /// The event's `kind` as it appears on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::CenterConfigured { .. } => "center_configured",
+            Event::TicketIssued { .. } => "ticket_issued",
+            Event::TicketCalled { .. } => "ticket_called",
+            Event::TicketServing { .. } => "ticket_serving",
+            Event::TicketFinished { .. } => "ticket_finished",
+            Event::TicketNoShow { .. } => "ticket_no_show",
+            Event::TicketReinstated { .. } => "ticket_reinstated",
+            Event::TicketTransferred { .. } => "ticket_transferred",
+            Event::TicketCancelled { .. } => "ticket_cancelled",
+            Event::TicketRated { .. } => "ticket_rated",
+            Event::CounterOpened { .. } => "counter_opened",
+            Event::CounterClosed { .. } => "counter_closed",
+            Event::DayClosed { .. } => "day_closed",
+        }
+    }
+}
+
+/// A ticket as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketView {
+    /// Unique id.
+    pub id: TicketId,
+    /// Printed number.
+    pub number: String,
+    /// Service id.
+    pub service: ServiceId,
+    /// Service name.
+    pub service_name: String,
+    /// Claimed priority category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// Status.
+    pub status: TicketStatus,
+    /// Business day.
+    pub day: Date,
+    /// Issue time.
+    pub issued_at: Timestamp,
+    /// Latest call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_at: Option<Timestamp>,
+    /// Start of service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// Counter holding it or named for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<CounterId>,
+    /// People ahead of it while it waits (0 otherwise).
+    pub ahead: u32,
+    /// Estimated seconds until it is called while it waits (0 otherwise).
+    pub estimated_wait_s: u64,
+    /// The secret that follows this ticket at `/t/{track}`; given to whoever issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+}
+
+/// A service field with its live queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceView {
+    /// Id.
+    pub id: ServiceId,
+    /// Name.
+    pub name: String,
+    /// Number prefix.
+    pub prefix: String,
+    /// Target wait in minutes.
+    pub target_wait_min: u32,
+    /// Tickets waiting.
+    pub waiting: u32,
+    /// Of which priority tickets.
+    pub waiting_priority: u32,
+    /// Issue time of the longest-waiting ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_waiting_since: Option<Timestamp>,
+    /// Estimated wait for a ticket issued now, in seconds.
+    pub estimated_wait_s: u64,
+    /// Open counters serving it.
+    pub open_counters: u32,
+    /// The next few tickets in calling order.
+    pub next: Vec<TicketRef>,
+}
+
+/// A counter with its live state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterView {
+    /// The number people read.
+    pub id: CounterId,
+    /// Name.
+    pub name: String,
+    /// Services it serves, in order.
+    pub services: Vec<ServiceId>,
+    /// Calling mode.
+    pub mode: CallingMode,
+    /// Whether it is open.
+    pub open: bool,
+    /// Staff member at it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    /// Ticket it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<TicketView>,
+    /// Last ticket it finished (the rating screen rates this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_finished: Option<TicketRef>,
+    /// Tickets finished today.
+    pub served_today: u32,
+    /// Tickets waiting that this counter could call.
+    pub waiting: u32,
+}
+
+/// A recent call, for the lobby screens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentCall {
+    /// The ticket.
+    pub ticket: TicketRef,
+    /// Counter.
+    pub counter: CounterId,
+    /// When.
+    pub at: Timestamp,
+    /// Whether it was a recall.
+    pub recall: bool,
+}
+
+/// The whole live state, as `/api/v1/state` and the WebSocket snapshot show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateView {
+    /// Sequence number of the last event folded into this state.
+    pub seq: u64,
+    /// Center name.
+    pub center: String,
+    /// Center time zone.
+    pub timezone: String,
+    /// Current business day.
+    pub day: Date,
+    /// Whether the kiosk may issue now.
+    pub issuing: bool,
+    /// Why not, when it may not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_note: Option<String>,
+    /// Services with their queues.
+    pub services: Vec<ServiceView>,
+    /// Counters.
+    pub counters: Vec<CounterView>,
+    /// Latest calls, newest first.
+    pub recent_calls: Vec<RecentCall>,
+}
+
+/// Messages from the server on `/ws`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The whole state at `seq`; events after it follow.
+    Snapshot {
+        /// Sequence number of the state.
+        seq: u64,
+        /// The state.
+        state: Box<StateView>,
+    },
+    /// One event.
+    Event(Recorded),
+    /// Answer to a client ping.
+    Pong,
+    /// The client sent something the server cannot take.
+    Error {
+        /// What is wrong.
+        error: ErrorDetail,
+    },
+}
+
+impl ServerMessage {
+    /// Decodes a text frame from the server.
+    pub fn decode(text: &str) -> Result<ServerMessage, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// Messages a client may send on `/ws`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Asks for a `pong`: an application-level liveness check.
+    Ping,
+}
+
+impl ClientMessage {
+    /// Decodes a text frame from a client.
+    pub fn decode(text: &str) -> Result<ClientMessage, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
+/// Body of every error response: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a human message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `unknown_service`.
+    pub code: String,
+    /// What went wrong, in plain words.
+    pub message: String,
+    /// The offending field, when one is at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `POST /api/v1/tickets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// Service id.
+    pub service: ServiceId,
+    /// Priority category, if claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// Idempotency key: the same key again returns the same ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// `POST /api/v1/counters/{id}/transfer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// Service to wait in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceId>,
+    /// Counter that alone may call it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<CounterId>,
+}
+
+/// `POST /api/v1/tickets/{id}/rating`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 1..=5.
+    pub score: u8,
+}
+
+/// `POST /api/v1/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Answer to a successful login; the session itself travels in an HttpOnly cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// User name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Counters the user may act at (empty: any, for admins).
+    pub counters: Vec<CounterId>,
+    /// Value to send as `X-CSRF-Token` on every state-changing request of this session.
+    pub csrf: String,
+}
+
+/// A principal's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Configures the center, sees reports, may do anything.
+    Admin,
+    /// Acts at counters.
+    Staff,
+    /// Issues tickets; in rating mode, rates them.
+    Kiosk,
+    /// Reads state and events.
+    Display,
+}
+
+impl Role {
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "staff" => Some(Role::Staff),
+            "kiosk" => Some(Role::Kiosk),
+            "display" => Some(Role::Display),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+            Role::Kiosk => "kiosk",
+            Role::Display => "display",
+        }
+    }
+}
+
+/// `GET /api/v1/track/{track}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackView {
+    /// The ticket, with position and estimate.
+    pub ticket: TicketView,
+    /// Center name.
+    pub center: String,
+    /// Tickets most recently called, for context.
+    pub recent_calls: Vec<RecentCall>,
+}
