@@ -1,1 +1,225 @@
-//! placeholder
+//! `luot-server`: the Lượt server. One engine thread owns the queue state and the sled log;
+//! axum serves the HTTP API and the `/ws` event stream of wire protocol v1.
+//!
+//! # Layout
+//!
+//! - [`store`]: sled behind one type: event log, snapshots, day index, credentials
+//! - [`engine_task`]: the single writer: bounded job queue, group commit, broadcast
+//! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
+//! - [`api`], [`account`], [`reports`], [`ws`]: the routes, each module with its `router()`
+//! - [`error`]: `ApiError` and the JSON extractors
+//! - [`metrics`]: Prometheus text
+//!
+//! `main.rs` parses flags and calls [`Server::open`] then [`Server::run`]; tests do the same
+//! with port 0 and a temporary directory.
+
+pub mod account;
+pub mod api;
+pub mod auth;
+pub mod engine_task;
+pub mod error;
+pub mod metrics;
+pub mod reports;
+pub mod store;
+pub mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use luot_shared::{CenterConfig, Command, Engine};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::auth::Auth;
+use crate::engine_task::EngineHandle;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Largest request body (the biggest is a whole center configuration).
+const MAX_BODY: usize = 64 * 1024;
+/// Requests handled at once; more get a 503 rather than piling up.
+const MAX_IN_FLIGHT: usize = 2048;
+/// Open WebSocket connections (lobby screens, kiosks, consoles, phones).
+const MAX_WEBSOCKETS: usize = 10_000;
+/// How often the engine is told the time, so the day closes even when nobody acts.
+const TICK: Duration = Duration::from_secs(15);
+
+/// Everything a handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine thread.
+    pub engine: EngineHandle,
+    /// The store (for reads that do not go through the engine).
+    pub store: Store,
+    /// Authentication.
+    pub auth: Arc<Auth>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Becomes `true` when the server is stopping.
+    pub shutdown: watch::Receiver<bool>,
+    /// Free WebSocket slots.
+    pub ws_slots: Arc<Semaphore>,
+    /// Free request slots.
+    pub request_slots: Arc<Semaphore>,
+}
+
+/// The whole application: every module's routes, limits and JSON fallbacks.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .merge(api::router())
+        .merge(account::router())
+        .merge(reports::router())
+        .merge(ws::router())
+        .fallback(|| async { ApiError::NotFound("no such page".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Bad(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed here".into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// Bounds the requests in flight and counts responses.
+async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = app.request_slots.try_acquire() else {
+        app.metrics.http_5xx.inc();
+        return ApiError::Unavailable("the server is busy; try again".into()).into_response();
+    };
+    let response = next.run(request).await;
+    app.metrics.observe_status(response.status().as_u16());
+    response
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    let text = app.metrics.render(&app.engine.published().view);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Where and how to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// A center file's configuration; `None` keeps the stored one (the default center on a
+    /// fresh data directory).
+    pub center: Option<CenterConfig>,
+}
+
+/// An opened server: store loaded, state rebuilt, not yet listening.
+pub struct Server {
+    store: Store,
+    engine: Engine,
+    center: Option<CenterConfig>,
+    /// The first-run admin password, when this start created the admin account.
+    pub first_admin_password: Option<String>,
+}
+
+impl Server {
+    /// Opens the data directory and rebuilds the state from the snapshot and the log.
+    pub fn open(options: Options) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&options.data_dir)
+            .with_context(|| format!("cannot create {}", options.data_dir.display()))?;
+        let store = Store::open(&options.data_dir).with_context(|| {
+            format!(
+                "cannot open the data directory {}",
+                options.data_dir.display()
+            )
+        })?;
+        let started = std::time::Instant::now();
+        let engine = store
+            .load()
+            .context("cannot rebuild the state from the log")?;
+        tracing::info!(
+            seq = engine.seq(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "state loaded"
+        );
+        let first_admin_password = auth::ensure_first_admin(&store)?;
+        Ok(Server {
+            store,
+            engine,
+            center: options.center,
+            first_admin_password,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops cleanly: WebSockets get
+    /// `Close`, the engine finishes what is queued and writes a snapshot.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let metrics = Arc::new(Metrics::default());
+        let auth = Arc::new(Auth::new(self.store.clone())?);
+        let fresh = self.engine.seq() == 0;
+        let (engine, thread) = engine_task::spawn(self.engine, self.store.clone(), metrics.clone());
+        let center = match self.center {
+            Some(c) => Some(c),
+            None if fresh => Some(CenterConfig::default()),
+            None => None,
+        };
+        if let Some(config) = center {
+            engine
+                .command(Command::Configure {
+                    config: Box::new(config),
+                    by: "system".into(),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("center configuration refused: {e}"))?;
+        }
+        let ticker = tokio::spawn(engine_task::run_ticker(engine.clone(), TICK));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let state = AppState {
+            engine,
+            store: self.store,
+            auth,
+            metrics,
+            shutdown: stop_rx,
+            ws_slots: Arc::new(Semaphore::new(MAX_WEBSOCKETS)),
+            request_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        };
+        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                let _ = stop_tx.send(true);
+            })
+            .await
+            .context("server failed")?;
+        ticker.abort();
+        let _ = ticker.await;
+        // Every handle is dropped now; the engine thread drains, snapshots and stops.
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .ok();
+        Ok(())
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit: each display is a socket, and a
+/// process at the common default of 1,024 stalls silently past that many.
+pub fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+    }
+}

@@ -297,6 +297,7 @@ pub struct StateView {
 }
 
 /// Messages from the server on `/ws`.
+#[allow(clippy::large_enum_variant)] // short-lived; boxing would only add an allocation per event
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {

@@ -1,0 +1,200 @@
+//! The queue API: state, tickets, counter actions, tracking.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use luot_shared::engine::Reply;
+use luot_shared::protocol::{
+    IssueRequest, RatingRequest, Role, StateView, TicketView, TrackView, TransferRequest,
+};
+use luot_shared::{Command, CounterId, TicketId};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, Json, Path, Result};
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/state", get(state))
+        .route("/api/v1/tickets", post(issue))
+        .route("/api/v1/tickets/{id}", get(ticket))
+        .route("/api/v1/tickets/{id}/rating", post(rate))
+        .route("/api/v1/tickets/{id}/cancel", post(cancel))
+        .route("/api/v1/tickets/{id}/reinstate", post(reinstate))
+        .route("/api/v1/counters/{id}", get(counter))
+        .route("/api/v1/counters/{id}/{action}", post(counter_action))
+        .route("/api/v1/track/{track}", get(track))
+}
+
+async fn state(State(app): State<AppState>, _who: Principal) -> Json<StateView> {
+    Json(app.engine.published().view.clone())
+}
+
+fn ticket_of(reply: Reply) -> Result<TicketView> {
+    match reply {
+        Reply::Ticket { ticket, .. } => Ok(*ticket),
+        _ => Err(ApiError::Internal),
+    }
+}
+
+async fn issue(
+    State(app): State<AppState>,
+    who: Principal,
+    Json(req): Json<IssueRequest>,
+) -> Result<Response> {
+    who.require(&[Role::Kiosk, Role::Staff])?;
+    let reply = app
+        .engine
+        .command(Command::Issue {
+            service: req.service,
+            priority: req.priority,
+            request_id: req.request_id,
+            by: who.name,
+        })
+        .await?;
+    let Reply::Ticket { ticket, created } = reply else {
+        return Err(ApiError::Internal);
+    };
+    let mut ticket = *ticket;
+    ticket.track = Some(app.auth.track_for(ticket.id));
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ticket)).into_response())
+}
+
+async fn ticket(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<TicketId>,
+) -> Result<Json<TicketView>> {
+    who.require(&[Role::Staff])?;
+    let view = app.engine.ticket(id).await?;
+    view.map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no ticket {id} today")))
+}
+
+async fn rate(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<TicketId>,
+    Json(req): Json<RatingRequest>,
+) -> Result<Json<TicketView>> {
+    who.require(&[Role::Kiosk, Role::Staff])?;
+    let reply = app
+        .engine
+        .command(Command::Rate {
+            ticket: id,
+            score: req.score,
+        })
+        .await?;
+    Ok(Json(ticket_of(reply)?))
+}
+
+async fn cancel(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<TicketId>,
+) -> Result<Json<TicketView>> {
+    who.require(&[Role::Staff])?;
+    let reply = app
+        .engine
+        .command(Command::Cancel {
+            ticket: id,
+            staff: who.name,
+        })
+        .await?;
+    Ok(Json(ticket_of(reply)?))
+}
+
+async fn reinstate(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(id): Path<TicketId>,
+) -> Result<Json<TicketView>> {
+    who.require(&[Role::Staff])?;
+    let reply = app
+        .engine
+        .command(Command::Reinstate {
+            ticket: id,
+            staff: who.name,
+        })
+        .await?;
+    Ok(Json(ticket_of(reply)?))
+}
+
+async fn counter(
+    State(app): State<AppState>,
+    _who: Principal,
+    Path(id): Path<CounterId>,
+) -> Result<Response> {
+    let published = app.engine.published();
+    let view = published
+        .view
+        .counters
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or(ApiError::Domain(luot_shared::DomainError::UnknownCounter(
+            id,
+        )))?;
+    Ok(Json(view).into_response())
+}
+
+async fn counter_action(
+    State(app): State<AppState>,
+    who: Principal,
+    Path((counter, action)): Path<(CounterId, String)>,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    who.require_counter(counter)?;
+    let staff = who.name;
+    let command = match action.as_str() {
+        "call-next" => Command::CallNext { counter, staff },
+        "recall" => Command::Recall { counter, staff },
+        "start" => Command::Start { counter, staff },
+        "finish" => Command::Finish { counter, staff },
+        "no-show" => Command::NoShow { counter, staff },
+        "open" => Command::Open { counter, staff },
+        "close" => Command::Close { counter, staff },
+        "transfer" => {
+            let req: TransferRequest = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::Bad(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!("transfer body: {e}"),
+                )
+            })?;
+            Command::Transfer {
+                counter,
+                to_service: req.service,
+                to_counter: req.counter,
+                staff,
+            }
+        }
+        other => return Err(ApiError::NotFound(format!("no counter action {other:?}"))),
+    };
+    match app.engine.command(command).await? {
+        Reply::Ticket { ticket, .. } => Ok(Json(*ticket).into_response()),
+        Reply::NobodyWaiting => Ok(StatusCode::NO_CONTENT.into_response()),
+        Reply::Counter(view) => Ok(Json(*view).into_response()),
+        Reply::Ok => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+async fn track(State(app): State<AppState>, Path(track): Path<String>) -> Result<Json<TrackView>> {
+    let missing = || ApiError::NotFound("no such ticket today".into());
+    let id = app.auth.verify_track(&track).ok_or_else(missing)?;
+    let mut ticket = app.engine.ticket(id).await?.ok_or_else(missing)?;
+    ticket.track = Some(track);
+    let published = app.engine.published();
+    Ok(Json(TrackView {
+        ticket,
+        center: published.view.center.clone(),
+        recent_calls: published.view.recent_calls.clone(),
+    }))
+}

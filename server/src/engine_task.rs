@@ -1,0 +1,354 @@
+//! The one writer: a dedicated thread that owns the [`Engine`] and the log.
+//!
+//! Handlers send a [`Job`] over a bounded channel and await a oneshot reply. The thread takes
+//! what is queued (up to [`MAX_BATCH`]), handles each command in order, appends the events,
+//! calls one flush for the whole batch (group commit), and only then publishes the new state,
+//! broadcasts the events and answers. An answered caller's events are on disk; two counters
+//! calling at the same instant are decided one after the other by this thread alone.
+//!
+//! It is a thread rather than a task because `flush` blocks on the disk.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Utf8Bytes;
+use jiff::Timestamp;
+use luot_shared::engine::Reply;
+use luot_shared::protocol::{ServerMessage, TicketView};
+use luot_shared::{CenterConfig, Command, DomainError, Engine, Recorded, StateView, TicketId};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+/// Queue of jobs to the engine thread. 1,024 is several seconds of the heaviest burst we
+/// expect (64 kiosks and dozens of counters); beyond it callers wait, which is backpressure,
+/// not loss.
+const JOB_QUEUE: usize = 1024;
+/// Most commands folded into one group commit, to bound the latency of the first one.
+const MAX_BATCH: usize = 256;
+/// Events a WebSocket subscriber may fall behind before it is sent a fresh snapshot instead.
+/// A batch of 256 commands makes at most ~512 events, so 4,096 covers several bursts.
+const EVENT_BUFFER: usize = 4096;
+/// A snapshot is written after this many events, so a restart replays at most that many.
+const SNAPSHOT_EVERY: u64 = 2000;
+
+/// A failure answering a job.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The command was refused; nothing changed.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The store failed; the caller's events may not be durable.
+    #[error("storage failure")]
+    Store,
+    /// The engine has stopped (shutting down).
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+enum Job {
+    Command {
+        command: Command,
+        reply: oneshot::Sender<Result<Reply, JobError>>,
+    },
+    Ticket {
+        id: TicketId,
+        reply: oneshot::Sender<Option<TicketView>>,
+    },
+    Config {
+        reply: oneshot::Sender<CenterConfig>,
+    },
+}
+
+/// The state as of the last batch, shared with readers without touching the engine.
+#[derive(Debug)]
+pub struct Published {
+    /// The state view.
+    pub view: StateView,
+    /// The same view as a ready-to-send WebSocket `snapshot` message.
+    pub snapshot_text: Utf8Bytes,
+}
+
+/// One event, serialized once for every subscriber.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Its seq.
+    pub seq: u64,
+    /// The `{"type":"event",...}` text.
+    pub text: Utf8Bytes,
+}
+
+/// What the rest of the server holds to talk to the engine thread.
+#[derive(Clone)]
+pub struct EngineHandle {
+    jobs: mpsc::Sender<Job>,
+    published: watch::Receiver<Arc<Published>>,
+    events: broadcast::Sender<Frame>,
+}
+
+impl EngineHandle {
+    /// Sends a command and waits until its events are durable.
+    pub async fn command(&self, command: Command) -> Result<Reply, JobError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Command { command, reply })
+            .await
+            .map_err(|_| JobError::Stopped)?;
+        rx.await.map_err(|_| JobError::Stopped)?
+    }
+
+    /// Today's ticket with this id, with its current position and estimate.
+    pub async fn ticket(&self, id: TicketId) -> Result<Option<TicketView>, JobError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Ticket { id, reply })
+            .await
+            .map_err(|_| JobError::Stopped)?;
+        rx.await.map_err(|_| JobError::Stopped)
+    }
+
+    /// The center's configuration as the engine holds it.
+    pub async fn config(&self) -> Result<CenterConfig, JobError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Config { reply })
+            .await
+            .map_err(|_| JobError::Stopped)?;
+        rx.await.map_err(|_| JobError::Stopped)
+    }
+
+    /// The state as of the last batch.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.borrow().clone()
+    }
+
+    /// Subscribes to events broadcast from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
+        self.events.subscribe()
+    }
+}
+
+/// The running engine thread; join it after dropping every handle to let it finish.
+pub struct EngineThread {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl EngineThread {
+    /// Waits for the thread to write its last snapshot and stop.
+    pub fn join(self) {
+        if self.thread.join().is_err() {
+            tracing::error!("engine thread panicked");
+        }
+    }
+}
+
+/// Starts the engine thread over a loaded engine.
+pub fn spawn(engine: Engine, store: Store, metrics: Arc<Metrics>) -> (EngineHandle, EngineThread) {
+    let (jobs, rx) = mpsc::channel(JOB_QUEUE);
+    let (events, _) = broadcast::channel(EVENT_BUFFER);
+    let now = Timestamp::now();
+    let (publisher, published) = watch::channel(Arc::new(publish(&engine, now)));
+    let writer = Writer {
+        engine,
+        store,
+        metrics,
+        publisher,
+        events: events.clone(),
+        last_snapshot: 0,
+    };
+    let thread = std::thread::Builder::new()
+        .name("luot-engine".into())
+        .spawn(move || writer.run(rx))
+        .unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"));
+    (
+        EngineHandle {
+            jobs,
+            published,
+            events,
+        },
+        EngineThread { thread },
+    )
+}
+
+fn publish(engine: &Engine, now: Timestamp) -> Published {
+    let view = engine.state_view(now);
+    let message = ServerMessage::Snapshot {
+        seq: view.seq,
+        state: Box::new(view.clone()),
+    };
+    let snapshot_text = serde_json::to_string(&message).unwrap_or_default().into();
+    Published {
+        view,
+        snapshot_text,
+    }
+}
+
+struct Writer {
+    engine: Engine,
+    store: Store,
+    metrics: Arc<Metrics>,
+    publisher: watch::Sender<Arc<Published>>,
+    events: broadcast::Sender<Frame>,
+    last_snapshot: u64,
+}
+
+enum Answer {
+    Command(
+        oneshot::Sender<Result<Reply, JobError>>,
+        Result<Reply, JobError>,
+    ),
+    Ticket(oneshot::Sender<Option<TicketView>>, Option<TicketView>),
+    Config(oneshot::Sender<CenterConfig>, CenterConfig),
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        self.last_snapshot = self.engine.seq();
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(&mut batch);
+        }
+        // Every handle is gone: leave a snapshot so the next start replays nothing.
+        if let Err(e) = self
+            .store
+            .save_snapshot(&self.engine)
+            .and_then(|_| self.store.flush())
+        {
+            tracing::error!(error = %e, "final snapshot failed");
+        }
+        tracing::info!(seq = self.engine.seq(), "engine stopped");
+    }
+
+    fn run_batch(&mut self, batch: &mut Vec<Job>) {
+        // Time never runs backwards inside the log, even if the wall clock does.
+        let last_at = self.engine_last_at();
+        let now = Timestamp::now().max(last_at);
+        let mut recorded: Vec<Recorded> = Vec::new();
+        let mut answers = Vec::with_capacity(batch.len());
+        for job in batch.drain(..) {
+            match job {
+                Job::Command { command, reply } => {
+                    self.metrics.commands.inc();
+                    let outcome = self.engine.handle(command, now);
+                    recorded.extend(outcome.events);
+                    answers.push(Answer::Command(
+                        reply,
+                        outcome.result.map_err(JobError::from),
+                    ));
+                }
+                Job::Ticket { id, reply } => {
+                    let view = self
+                        .engine
+                        .ticket(id)
+                        .map(|_| self.engine.ticket_view(id, now));
+                    answers.push(Answer::Ticket(reply, view));
+                }
+                Job::Config { reply } => {
+                    answers.push(Answer::Config(reply, self.engine.config().clone()));
+                }
+            }
+        }
+        if !recorded.is_empty()
+            && let Err(e) = self.persist(&recorded)
+        {
+            tracing::error!(error = %e, "could not make events durable; reloading state from disk");
+            for answer in answers {
+                if let Answer::Command(reply, _) = answer {
+                    let _ = reply.send(Err(JobError::Store));
+                }
+            }
+            self.reload();
+            return;
+        }
+        self.publisher
+            .send_replace(Arc::new(publish(&self.engine, now)));
+        for rec in &recorded {
+            let text =
+                serde_json::to_string(&ServerMessage::Event(rec.clone())).unwrap_or_default();
+            // No subscriber is not an error.
+            let _ = self.events.send(Frame {
+                seq: rec.seq,
+                text: text.into(),
+            });
+        }
+        for answer in answers {
+            // A caller that gave up waiting is not an error either: its events are durable.
+            match answer {
+                Answer::Command(reply, result) => {
+                    let _ = reply.send(result);
+                }
+                Answer::Ticket(reply, view) => {
+                    let _ = reply.send(view);
+                }
+                Answer::Config(reply, config) => {
+                    let _ = reply.send(config);
+                }
+            }
+        }
+    }
+
+    fn persist(&mut self, recorded: &[Recorded]) -> Result<(), StoreError> {
+        let started = Instant::now();
+        self.store.append(recorded)?;
+        let mut day = None;
+        for rec in recorded {
+            let d = self.engine.local_date(rec.at);
+            if day != Some(d) {
+                self.store.mark_day(d, rec.seq)?;
+                day = Some(d);
+            }
+        }
+        self.store.flush()?;
+        self.metrics
+            .observe_commit(recorded.len(), started.elapsed());
+        let day_closed = recorded
+            .iter()
+            .any(|r| matches!(r.event, luot_shared::Event::DayClosed { .. }));
+        if day_closed || self.engine.seq() - self.last_snapshot >= SNAPSHOT_EVERY {
+            // The snapshot is redundant with the log, so it needs no flush of its own.
+            self.store.save_snapshot(&self.engine)?;
+            self.last_snapshot = self.engine.seq();
+        }
+        Ok(())
+    }
+
+    fn engine_last_at(&self) -> Timestamp {
+        self.engine.last_at().unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    /// After a failed write the in-memory state may be ahead of the disk: rebuild it from
+    /// what the disk holds. If even that fails the process cannot go on safely.
+    fn reload(&mut self) {
+        match self.store.load() {
+            Ok(engine) => {
+                self.engine = engine;
+                self.publisher
+                    .send_replace(Arc::new(publish(&self.engine, Timestamp::now())));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload state after a storage failure; stopping");
+                std::process::exit(70);
+            }
+        }
+    }
+}
+
+/// Sends a `Tick` every `period` so the day closes on time even when nobody acts.
+pub async fn run_ticker(handle: EngineHandle, period: Duration) {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(JobError::Stopped) = handle.command(Command::Tick).await {
+            break;
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `luot-server`: flags, logging, listening socket, signals; the rest is the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use luot_server::store::Store;
+use luot_server::{Options, Server, auth, raise_open_files_limit};
+use luot_shared::CenterConfig;
+use luot_shared::protocol::Role;
+use tracing_subscriber::EnvFilter;
+
+/// Lượt queue server: ticket kiosks, counter consoles, lobby screens.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "LUOT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Data directory (event log, snapshots, accounts).
+    #[arg(long, env = "LUOT_DATA", default_value = "luot-data")]
+    data: PathBuf,
+    /// Center file (TOML) that replaces the default center.
+    #[arg(long, env = "LUOT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "LUOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Device and script tokens (on a stopped server's data directory).
+    Token {
+        #[command(subcommand)]
+        action: TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Creates a token and prints it as the last line.
+    Create {
+        /// Role: kiosk, display, staff or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// For a staff token: the one counter it may act at.
+        #[arg(long)]
+        counter: Option<u32>,
+        /// A label shown in lists and recorded as the actor.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}; use kiosk, display, staff or admin"))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    if let Some(Cmd::Token { action }) = cli.command {
+        return token(&cli.data, action);
+    }
+    raise_open_files_limit();
+    let center = match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                CenterConfig::from_toml(&text)
+                    .with_context(|| format!("invalid center file {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let server = Server::open(Options {
+            data_dir: cli.data.clone(),
+            center,
+        })?;
+        let listener = tokio::net::TcpListener::bind(cli.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cli.listen))?;
+        let addr = listener.local_addr()?;
+        say(&format!("Lượt is serving http://{addr}"));
+        say(&format!("  counter console  http://{addr}/counter"));
+        say(&format!("  admin            http://{addr}/admin"));
+        say(&format!("  lobby display    http://{addr}/display"));
+        say(&format!("  kiosk            http://{addr}/kiosk"));
+        say(&format!("  data             {}", cli.data.display()));
+        if let Some(password) = &server.first_admin_password {
+            say(&format!(
+                "First run: log in as 'admin' with password {password} (shown only this once)"
+            ));
+        }
+        server.run(listener, shutdown_signal()).await
+    })
+}
+
+/// Prints a line for the person who started the server.
+#[allow(clippy::print_stdout)]
+fn say(line: &str) {
+    println!("{line}");
+}
+
+fn token(data: &std::path::Path, action: TokenCmd) -> anyhow::Result<()> {
+    let TokenCmd::Create {
+        role,
+        counter,
+        label,
+    } = action;
+    if counter.is_some() && !matches!(role, Role::Staff | Role::Kiosk) {
+        anyhow::bail!("--counter applies to staff and kiosk (rating screen) tokens only");
+    }
+    std::fs::create_dir_all(data)?;
+    let store = Store::open(data).with_context(|| {
+        format!(
+            "cannot open {} (is the server running on it?)",
+            data.display()
+        )
+    })?;
+    let (token, record) = auth::create_token(&store, role, counter, label)?;
+    say(&format!(
+        "created {} token {:?} (id {})",
+        role.as_str(),
+        record.label,
+        record.id
+    ));
+    say(&token);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,216 @@
+//! `/ws`: the event stream that screens, kiosks and consoles follow.
+//!
+//! A connection subscribes to the broadcast *before* it reads the state, so nothing falls
+//! between the snapshot and the first event. It then sends a snapshot (or, when `since` is
+//! recent, only the missed events from the log), and every event in `seq` order. A subscriber
+//! that falls behind the broadcast buffer gets a fresh snapshot rather than silence. The server
+//! pings; a peer silent for too long, or one that does not read what it is sent, is dropped.
+//! On shutdown each connection sends `Close` itself.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use luot_shared::protocol::{ClientMessage, ErrorDetail, ServerMessage};
+use serde::Deserialize;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{Instant, timeout};
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, Query, Result};
+
+/// Largest text message a client may send (they only send pings).
+const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Most missed events replayed from the log for `since`; further back gets a snapshot.
+const MAX_REPLAY: u64 = 10_000;
+/// Ping period, and how long a silent peer is kept.
+const PING_EVERY: Duration = Duration::from_secs(20);
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+/// A send that cannot complete in this time means the peer stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Per-connection socket buffers: small, because a display receives little and there may be
+/// thousands of them.
+const BUFFER: usize = 4096;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+#[derive(Deserialize)]
+struct WsParams {
+    since: Option<u64>,
+    // Read by the `Principal` extractor; named here so it is an accepted parameter.
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+async fn upgrade(
+    State(app): State<AppState>,
+    _who: Principal,
+    Query(params): Query<WsParams>,
+    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    let upgrade = upgrade
+        .map_err(|e| ApiError::Bad(StatusCode::BAD_REQUEST, "not_websocket", e.body_text()))?;
+    let permit = app
+        .ws_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Unavailable("too many WebSocket connections".into()))?;
+    Ok(upgrade
+        .read_buffer_size(BUFFER)
+        .write_buffer_size(BUFFER)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            app.metrics.ws_connections.inc();
+            if let Err(e) = serve(socket, &app, params.since, permit).await {
+                tracing::debug!(reason = e, "websocket closed");
+            }
+            app.metrics.ws_connections.dec();
+        }))
+}
+
+async fn send(socket: &mut WebSocket, message: Message) -> std::result::Result<(), &'static str> {
+    match timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("send failed"),
+        Err(_) => Err("peer stopped reading"),
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = send(socket, Message::Close(Some(frame))).await;
+}
+
+fn error_message(code: &str, message: String) -> Message {
+    let error = ServerMessage::Error {
+        error: ErrorDetail {
+            code: code.into(),
+            message,
+            field: None,
+        },
+    };
+    Message::Text(serde_json::to_string(&error).unwrap_or_default().into())
+}
+
+/// Sends what the client missed since `since`, or a snapshot; returns the seq it is now at.
+async fn catch_up(
+    socket: &mut WebSocket,
+    app: &AppState,
+    since: Option<u64>,
+) -> std::result::Result<u64, &'static str> {
+    let published = app.engine.published();
+    let current = published.view.seq;
+    if let Some(since) = since
+        && since <= current
+        && current - since <= MAX_REPLAY
+    {
+        match app.store.events(since + 1, current, MAX_REPLAY as usize) {
+            Ok(events) if events.len() as u64 == current - since => {
+                for rec in events {
+                    let text =
+                        serde_json::to_string(&ServerMessage::Event(rec)).unwrap_or_default();
+                    send(socket, Message::Text(text.into())).await?;
+                }
+                return Ok(current);
+            }
+            Ok(_) => tracing::warn!(
+                since,
+                current,
+                "log shorter than expected; sending a snapshot"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot read the log; sending a snapshot"),
+        }
+    }
+    send(socket, Message::Text(published.snapshot_text.clone())).await?;
+    Ok(current)
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    app: &AppState,
+    since: Option<u64>,
+    _permit: OwnedSemaphorePermit,
+) -> std::result::Result<(), &'static str> {
+    let mut events = app.engine.subscribe();
+    let mut shutdown = app.shutdown.clone();
+    let mut at = catch_up(&mut socket, app, since).await?;
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            frame = events.recv() => match frame {
+                Ok(frame) if frame.seq <= at => {}
+                Ok(frame) if frame.seq == at + 1 => {
+                    send(&mut socket, Message::Text(frame.text)).await?;
+                    at = frame.seq;
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {
+                    // Fell behind (or, defensively, saw a gap): start over from the state.
+                    app.metrics.ws_lag_snapshots.inc();
+                    let published = app.engine.published();
+                    send(&mut socket, Message::Text(published.snapshot_text.clone())).await?;
+                    at = published.view.seq;
+                }
+                Err(RecvError::Closed) => {
+                    close(&mut socket, close_code::AWAY, "server stopping").await;
+                    return Ok(());
+                }
+            },
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                match incoming {
+                    None | Some(Ok(Message::Close(_))) => return Ok(()),
+                    Some(Err(_)) => {
+                        close(&mut socket, close_code::SIZE, "message too big or malformed").await;
+                        return Err("bad frame from client");
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        if text.len() > MAX_CLIENT_MESSAGE {
+                            let message = format!("messages are limited to {MAX_CLIENT_MESSAGE} bytes");
+                            send(&mut socket, error_message("message_too_large", message)).await?;
+                            close(&mut socket, close_code::SIZE, "message too big").await;
+                            return Err("client message too large");
+                        }
+                        let reply = match ClientMessage::decode(text.as_str()) {
+                            Ok(ClientMessage::Ping) => {
+                                Message::Text(serde_json::to_string(&ServerMessage::Pong).unwrap_or_default().into())
+                            }
+                            Err(e) => error_message("bad_message", format!("cannot read message: {e}")),
+                        };
+                        send(&mut socket, reply).await?;
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        send(&mut socket, error_message("bad_message", "binary messages are not accepted".into())).await?;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > SILENCE_LIMIT {
+                    close(&mut socket, close_code::AWAY, "no answer to pings").await;
+                    return Err("peer silent");
+                }
+                send(&mut socket, Message::Ping(Default::default())).await?;
+            }
+            _ = shutdown.changed() => {
+                close(&mut socket, close_code::AWAY, "server shutting down").await;
+                return Ok(());
+            }
+        }
+    }
+}
