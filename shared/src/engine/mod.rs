@@ -240,6 +240,9 @@ pub struct Engine {
     #[serde(skip, default = "utc")]
     tz: TimeZone,
     seq: u64,
+    /// Time of the last event.
+    #[serde(default)]
+    last_at: Option<Timestamp>,
     /// Business day the live tickets belong to; `None` right after a day closed.
     day: Option<Date>,
     /// The latest day that closed.
@@ -275,6 +278,7 @@ impl Engine {
             config,
             tz,
             seq: 0,
+            last_at: None,
             day: None,
             closed_day: None,
             next_ticket_id: 1,
@@ -303,6 +307,11 @@ impl Engine {
     /// Sequence number of the last event applied.
     pub fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// Time of the last event applied.
+    pub fn last_at(&self) -> Option<Timestamp> {
+        self.last_at
     }
 
     /// The current configuration.
@@ -870,6 +879,7 @@ impl Engine {
     }
 
     fn fold(&mut self, event: &Event, at: Timestamp) {
+        self.last_at = Some(at);
         if self.day.is_none() && !matches!(event, Event::DayClosed { .. }) {
             self.day = Some(self.local_date(at));
         }
