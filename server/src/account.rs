@@ -71,7 +71,12 @@ async fn logout(State(app): State<AppState>, who: Principal) -> Result<Response>
 struct Me {
     name: String,
     role: Role,
-    counters: Vec<CounterId>,
+    /// Counters it may act at; `null` means any.
+    counters: Option<Vec<CounterId>>,
+    /// For a browser session: the token to send as `X-CSRF-Token` (readable only by pages of
+    /// this origin), so a new tab of an existing session can act.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<String>,
 }
 
 async fn me(who: Principal) -> Json<Me> {
@@ -79,6 +84,7 @@ async fn me(who: Principal) -> Json<Me> {
         name: who.name,
         role: who.role,
         counters: who.counters,
+        csrf: who.csrf,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -149,9 +150,18 @@ async fn counter_action(
     State(app): State<AppState>,
     who: Principal,
     Path((counter, action)): Path<(CounterId, String)>,
-    body: axum::body::Bytes,
+    body: std::result::Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response> {
     who.require_counter(counter)?;
+    // Taken as a `Result` so that a body over the limit gets the API's JSON error too.
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::Bad(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body is too large".into(),
+        ),
+        status => ApiError::Bad(status, "bad_body", e.body_text()),
+    })?;
     let staff = who.name;
     let command = match action.as_str() {
         "call-next" => Command::CallNext { counter, staff },
@@ -163,11 +173,15 @@ async fn counter_action(
         "close" => Command::Close { counter, staff },
         "transfer" => {
             let req: TransferRequest = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::Bad(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    format!("transfer body: {e}"),
-                )
+                if e.is_data() {
+                    ApiError::Bad(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_body",
+                        format!("transfer body: {e}"),
+                    )
+                } else {
+                    ApiError::bad_request("bad_json", format!("transfer body is not JSON: {e}"))
+                }
             })?;
             Command::Transfer {
                 counter,

@@ -36,6 +36,8 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 const MAX_FAILURES_PER_USER: u32 = 5;
 const MAX_FAILURES_PER_ADDR: u32 = 20;
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Most browser sessions kept at once (a center has tens of staff).
+const MAX_SESSIONS: usize = 2000;
 /// Bound on the limiter's memory.
 const MAX_LIMITER_KEYS: usize = 10_000;
 
@@ -90,10 +92,13 @@ pub struct Principal {
     pub name: String,
     /// Role.
     pub role: Role,
-    /// Counters it may act at; empty means any.
-    pub counters: Vec<CounterId>,
+    /// Counters it may act at; `None` means any (admins, and tokens not tied to a counter).
+    /// A staff account acts only at the counters an admin assigned to it.
+    pub counters: Option<Vec<CounterId>>,
     /// Session id hash, for a browser session.
     pub session: Option<String>,
+    /// The session's CSRF token, for a browser session.
+    pub csrf: Option<String>,
 }
 
 impl Principal {
@@ -112,8 +117,11 @@ impl Principal {
     /// Refuses unless it is staff or admin allowed at `counter`.
     pub fn require_counter(&self, counter: CounterId) -> Result<(), ApiError> {
         self.require(&[Role::Staff])?;
-        if self.role == Role::Admin || self.counters.is_empty() || self.counters.contains(&counter)
-        {
+        let allowed = match &self.counters {
+            None => true,
+            Some(list) => list.contains(&counter),
+        };
+        if self.role == Role::Admin || allowed {
             Ok(())
         } else {
             Err(ApiError::Forbidden(format!(
@@ -216,7 +224,8 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::Internal)
 }
 
-fn verify_password(password: &str, phc: &str) -> bool {
+/// Checks a password against an argon2 PHC string (slow on purpose).
+pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|hash| {
         Argon2::default()
             .verify_password(password.as_bytes(), &hash)
@@ -307,8 +316,9 @@ impl Auth {
         Ok(Principal {
             name: record.label,
             role: record.role,
-            counters: record.counter.into_iter().collect(),
+            counters: record.counter.map(|c| vec![c]),
             session: None,
+            csrf: None,
         })
     }
 
@@ -328,8 +338,9 @@ impl Auth {
         let principal = Principal {
             name: record.username.clone(),
             role: user.role,
-            counters: user.counters,
+            counters: (user.role != Role::Admin).then_some(user.counters),
             session: Some(key),
+            csrf: Some(record.csrf.clone()),
         };
         Ok((principal, record))
     }
@@ -350,14 +361,14 @@ impl Auth {
         };
         // Verify against a real hash even for unknown users so timing does not tell which
         // names exist.
-        let phc = user
-            .as_ref()
-            .map(|u| u.password_hash.clone())
-            .unwrap_or_else(|| dummy_hash().to_owned());
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
         let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-            .await
-            .map_err(|_| ApiError::Internal)?;
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = verify_password(&password, phc.as_deref().unwrap_or_else(|| dummy_hash()));
+            ok && phc.is_some()
+        })
+        .await
+        .map_err(|_| ApiError::Internal)?;
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
@@ -372,9 +383,31 @@ impl Auth {
             csrf: random_hex(16),
             expires_at: Timestamp::now() + jiff::SignedDuration::from_secs(SESSION_SECS),
         };
+        self.purge_sessions()?;
         self.store
             .put(Table::Sessions, &hash_secret(&session), &record)?;
         Ok((session, record, user))
+    }
+
+    /// Drops expired sessions, and the oldest ones past [`MAX_SESSIONS`], so the table stays
+    /// bounded however often people log in without logging out.
+    fn purge_sessions(&self) -> Result<(), StoreError> {
+        let now = Timestamp::now();
+        let mut live = Vec::new();
+        for (key, record) in self.store.list::<SessionRecord>(Table::Sessions)? {
+            if record.expires_at <= now {
+                self.store.remove(Table::Sessions, &key)?;
+            } else {
+                live.push((record.expires_at, key));
+            }
+        }
+        if live.len() >= MAX_SESSIONS {
+            live.sort();
+            for (_, key) in &live[..=live.len() - MAX_SESSIONS] {
+                self.store.remove(Table::Sessions, key)?;
+            }
+        }
+        Ok(())
     }
 
     /// Ends a session.

@@ -6,7 +6,9 @@
 //! - [`store`]: sled behind one type: event log, snapshots, day index, credentials
 //! - [`engine_task`]: the single writer: bounded job queue, group commit, broadcast
 //! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
-//! - [`api`], [`account`], [`reports`], [`ws`]: the routes, each module with its `router()`
+//! - [`api`], [`account`], [`users`], [`reports`], [`ws`]: the API routes, each module with
+//!   its `router()`
+//! - [`pages`]: the web pages (counter console, admin), embedded in the binary
 //! - [`error`]: `ApiError` and the JSON extractors
 //! - [`metrics`]: Prometheus text
 //!
@@ -19,8 +21,10 @@ pub mod auth;
 pub mod engine_task;
 pub mod error;
 pub mod metrics;
+pub mod pages;
 pub mod reports;
 pub mod store;
+pub mod users;
 pub mod ws;
 
 use std::future::Future;
@@ -82,6 +86,8 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(account::router())
         .merge(reports::router())
+        .merge(users::router())
+        .merge(pages::router())
         .merge(ws::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
@@ -117,16 +123,40 @@ async fn metrics(State(app): State<AppState>) -> Response {
 pub struct Options {
     /// Data directory.
     pub data_dir: PathBuf,
-    /// A center file's configuration; `None` keeps the stored one (the default center on a
-    /// fresh data directory).
-    pub center: Option<CenterConfig>,
+    /// A center file; `None` keeps the stored configuration (the default center on a fresh
+    /// data directory).
+    pub center: Option<CenterFile>,
 }
+
+/// A center file as read at start.
+#[derive(Debug, Clone)]
+pub struct CenterFile {
+    /// Its configuration.
+    pub config: CenterConfig,
+    /// A digest of its text. The file is applied when it differs from the last one applied,
+    /// so changes an admin made live are not undone by a restart with the same file.
+    pub digest: String,
+}
+
+impl CenterFile {
+    /// Parses a center file's text.
+    pub fn parse(text: &str) -> Result<CenterFile, luot_shared::domain::ConfigError> {
+        use sha2::Digest as _;
+        Ok(CenterFile {
+            config: CenterConfig::from_toml(text)?,
+            digest: auth::hex(&sha2::Sha256::digest(text.as_bytes())),
+        })
+    }
+}
+
+/// Meta key of the digest of the last center file applied.
+const CENTER_FILE_DIGEST: &str = "center_file_digest";
 
 /// An opened server: store loaded, state rebuilt, not yet listening.
 pub struct Server {
     store: Store,
     engine: Engine,
-    center: Option<CenterConfig>,
+    center: Option<CenterFile>,
     /// The first-run admin password, when this start created the admin account.
     pub first_admin_password: Option<String>,
 }
@@ -171,8 +201,17 @@ impl Server {
         let auth = Arc::new(Auth::new(self.store.clone())?);
         let fresh = self.engine.seq() == 0;
         let (engine, thread) = engine_task::spawn(self.engine, self.store.clone(), metrics.clone());
-        let center = match self.center {
-            Some(c) => Some(c),
+        let applied = self.store.meta_get(CENTER_FILE_DIGEST)?;
+        let center = match &self.center {
+            Some(file) if fresh || applied.as_deref() != Some(file.digest.as_bytes()) => {
+                Some(file.config.clone())
+            }
+            Some(_) => {
+                tracing::info!(
+                    "center file unchanged since it was last applied; keeping the stored configuration"
+                );
+                None
+            }
             None if fresh => Some(CenterConfig::default()),
             None => None,
         };
@@ -184,6 +223,10 @@ impl Server {
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("center configuration refused: {e}"))?;
+            if let Some(file) = &self.center {
+                self.store
+                    .meta_put(CENTER_FILE_DIGEST, file.digest.as_bytes())?;
+            }
         }
         let ticker = tokio::spawn(engine_task::run_ticker(engine.clone(), TICK));
         let (stop_tx, stop_rx) = watch::channel(false);

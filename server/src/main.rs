@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use luot_server::store::Store;
-use luot_server::{Options, Server, auth, raise_open_files_limit};
-use luot_shared::CenterConfig;
+use luot_server::{CenterFile, Options, Server, auth, raise_open_files_limit};
 use luot_shared::protocol::Role;
 use tracing_subscriber::EnvFilter;
 
@@ -85,7 +84,7 @@ fn main() -> anyhow::Result<()> {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             Some(
-                CenterConfig::from_toml(&text)
+                CenterFile::parse(&text)
                     .with_context(|| format!("invalid center file {}", path.display()))?,
             )
         }
@@ -102,10 +101,9 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", cli.listen))?;
         let addr = listener.local_addr()?;
         say(&format!("Lượt is serving http://{addr}"));
-        say(&format!("  counter console  http://{addr}/counter"));
-        say(&format!("  admin            http://{addr}/admin"));
-        say(&format!("  lobby display    http://{addr}/display"));
-        say(&format!("  kiosk            http://{addr}/kiosk"));
+        say(&format!("  state            http://{addr}/api/v1/state"));
+        say(&format!("  events           ws://{addr}/ws"));
+        say(&format!("  metrics          http://{addr}/metrics"));
         say(&format!("  data             {}", cli.data.display()));
         if let Some(password) = &server.first_admin_password {
             say(&format!(

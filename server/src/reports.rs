@@ -75,6 +75,8 @@ pub struct Row {
     pub label: String,
     /// Tickets issued.
     pub issued: u64,
+    /// Tickets called at least once (the base of the wait figures).
+    pub called: u64,
     /// Tickets served to the end.
     pub served: u64,
     /// Tickets that were no-shows at the end of their day.
@@ -254,10 +256,21 @@ pub fn build(
         entry.1.add(facts, target);
         total.add(facts, target);
     }
-    let rows = groups
+    let mut rows: Vec<Row> = groups
         .into_iter()
         .map(|(key, (label, acc))| acc.row(key, label))
         .collect();
+    if by == GroupBy::Service {
+        // Services in the order the center lists them, as on the kiosk.
+        let index = |id: &str| {
+            config
+                .services
+                .iter()
+                .position(|s| s.id == id)
+                .unwrap_or(usize::MAX)
+        };
+        rows.sort_by_key(|r| index(&r.key));
+    }
     Ok(Report {
         from,
         to,
@@ -413,6 +426,7 @@ impl Acc {
             key,
             label,
             issued: self.issued,
+            called: self.wait_n,
             served: self.served,
             no_show: self.no_show,
             cancelled: self.cancelled,

@@ -197,6 +197,18 @@ impl Store {
         Ok(self.meta.get(key)?.map(|v| v.to_vec()).unwrap_or(value))
     }
 
+    /// A value from the meta table.
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+    }
+
+    /// Writes a value to the meta table durably.
+    pub fn meta_put(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta.insert(key, value)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn table(&self, table: Table) -> &sled::Tree {
         match table {
             Table::Tokens => &self.tokens,

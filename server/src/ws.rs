@@ -148,6 +148,10 @@ async fn serve(
 ) -> std::result::Result<(), &'static str> {
     let mut events = app.engine.subscribe();
     let mut shutdown = app.shutdown.clone();
+    if *shutdown.borrow_and_update() {
+        close(&mut socket, close_code::AWAY, "server shutting down").await;
+        return Ok(());
+    }
     let mut at = catch_up(&mut socket, app, since).await?;
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = Instant::now();
@@ -208,6 +212,7 @@ async fn serve(
                 send(&mut socket, Message::Ping(Default::default())).await?;
             }
             _ = shutdown.changed() => {
+                // Also reached if the sender is gone, which only happens when stopping.
                 close(&mut socket, close_code::AWAY, "server shutting down").await;
                 return Ok(());
             }

@@ -14,7 +14,7 @@
 mod select;
 mod view;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -251,7 +251,8 @@ pub struct Engine {
     /// Next number per service for the current day.
     next_number: BTreeMap<ServiceId, u32>,
     tickets: BTreeMap<TicketId, Ticket>,
-    requests: HashMap<String, TicketId>,
+    /// Ordered so a snapshot serializes the same bytes however the state was reached.
+    requests: BTreeMap<String, TicketId>,
     counters: BTreeMap<CounterId, CounterState>,
     recent_calls: VecDeque<RecentCall>,
     /// Recent service durations per service, in seconds.
@@ -284,7 +285,7 @@ impl Engine {
             next_ticket_id: 1,
             next_number: BTreeMap::new(),
             tickets: BTreeMap::new(),
-            requests: HashMap::new(),
+            requests: BTreeMap::new(),
             counters: BTreeMap::new(),
             recent_calls: VecDeque::new(),
             service_times: BTreeMap::new(),
@@ -795,7 +796,11 @@ impl Engine {
     pub fn issuing_note(&self, now: Timestamp) -> Option<String> {
         let zoned = now.to_zoned(self.tz.clone());
         let c = &self.config.center;
-        if self.closed_day == Some(zoned.date()) {
+        // The closing hour stops issuing even before an event has closed today: the first
+        // command after it may have closed the previous day instead.
+        if self.closed_day == Some(zoned.date())
+            || c.close.is_some_and(|close| zoned.time() >= close)
+        {
             return Some("the center has closed for today".into());
         }
         if let Some(open) = c.open
@@ -880,9 +885,7 @@ impl Engine {
 
     fn fold(&mut self, event: &Event, at: Timestamp) {
         self.last_at = Some(at);
-        if self.day.is_none() && !matches!(event, Event::DayClosed { .. }) {
-            self.day = Some(self.local_date(at));
-        }
+        let opens_day = self.day.is_none() && !matches!(event, Event::DayClosed { .. });
         match event {
             Event::CenterConfigured { config, .. } => {
                 self.config = config.clone();
@@ -1006,8 +1009,14 @@ impl Engine {
                 }
             }
             Event::TicketCancelled { ticket, .. } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
+                // A configuration change may cancel a ticket a counter still holds.
+                let holder = self.tickets.get_mut(&ticket.id).and_then(|t| {
+                    let holder = t.counter.filter(|_| t.status.at_counter());
                     t.status = TicketStatus::Cancelled;
+                    holder
+                });
+                if let Some(c) = holder {
+                    self.release(c, ticket.id);
                 }
             }
             Event::TicketRated { ticket, score, .. } => {
@@ -1035,6 +1044,11 @@ impl Engine {
                 self.service_times.clear();
                 self.counters.clear();
             }
+        }
+        // After the match, so a configuration that changes the time zone dates the day in
+        // the new zone.
+        if opens_day {
+            self.day = Some(self.local_date(at));
         }
     }
 

@@ -1,0 +1,103 @@
+//! The web pages, embedded in the binary: plain HTML, CSS and JavaScript, no build step.
+//! Vietnamese first, English on a switch.
+//!
+//! Scripts live in files (no inline script), so the pages can send a strict
+//! Content-Security-Policy.
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use luot_shared::protocol::Role;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::ApiError;
+
+const APP_CSS: &str = include_str!("../web/app.css");
+const APP_JS: &str = include_str!("../web/app.js");
+const COUNTER_HTML: &str = include_str!("../web/counter.html");
+const COUNTER_JS: &str = include_str!("../web/counter.js");
+const ADMIN_HTML: &str = include_str!("../web/admin.html");
+const ADMIN_JS: &str = include_str!("../web/admin.js");
+const LOGIN_HTML: &str = include_str!("../web/login.html");
+const FORBIDDEN_HTML: &str = include_str!("../web/forbidden.html");
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/counter") }))
+        .route("/counter", get(counter))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/admin", get(admin))
+        .route("/login", get(|| async { html(StatusCode::OK, LOGIN_HTML) }))
+        .route(
+            "/static/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/static/counter.js",
+            get(|| async { asset("text/javascript; charset=utf-8", COUNTER_JS) }),
+        )
+        .route(
+            "/static/admin.js",
+            get(|| async { asset("text/javascript; charset=utf-8", ADMIN_JS) }),
+        )
+}
+
+const CSP: &str = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; \
+                   style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+fn secure_headers(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+fn html(status: StatusCode, body: &'static str) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    secure_headers(&mut response);
+    response
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
+    secure_headers(&mut response);
+    response
+}
+
+/// The counter console; it shows its own login form when there is no session.
+async fn counter() -> Response {
+    html(StatusCode::OK, COUNTER_HTML)
+}
+
+/// The admin pages: only for admins. Without a session: the login page; with a session of
+/// another role: 403.
+async fn admin(who: Result<Principal, ApiError>) -> Response {
+    match who {
+        Ok(p) if p.role == Role::Admin => html(StatusCode::OK, ADMIN_HTML),
+        Ok(_) => html(StatusCode::FORBIDDEN, FORBIDDEN_HTML),
+        Err(_) => Redirect::to("/login?next=/admin").into_response(),
+    }
+}

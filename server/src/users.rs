@@ -1,0 +1,252 @@
+//! Staff and admin accounts: the admin creates, resets, disables and assigns them; everyone
+//! changes their own password.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use jiff::Timestamp;
+use luot_shared::CounterId;
+use luot_shared::protocol::Role;
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::auth::{self, Principal, UserRecord};
+use crate::error::{ApiError, Json, Path, Result};
+use crate::store::Table;
+
+/// Shortest accepted password.
+const MIN_PASSWORD: usize = 8;
+/// Longest accepted password (argon2 cost grows with it).
+const MAX_PASSWORD: usize = 128;
+/// Most accounts a center keeps.
+const MAX_USERS: usize = 1000;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/users", get(list).post(create))
+        .route("/api/v1/admin/users/{username}", patch(update))
+        .route("/api/v1/password", post(change_password))
+}
+
+/// An account as the admin sees it (never the hash).
+#[derive(Debug, Serialize)]
+struct UserView {
+    username: String,
+    role: Role,
+    counters: Vec<CounterId>,
+    disabled: bool,
+    created_at: Timestamp,
+}
+
+fn view(username: String, u: UserRecord) -> UserView {
+    UserView {
+        username,
+        role: u.role,
+        counters: u.counters,
+        disabled: u.disabled,
+        created_at: u.created_at,
+    }
+}
+
+fn invalid(field: &'static str, message: &str) -> ApiError {
+    ApiError::Bad(StatusCode::UNPROCESSABLE_ENTITY, field, message.to_owned())
+}
+
+fn check_password(password: &str) -> Result<()> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
+        return Err(invalid(
+            "invalid_password",
+            &format!("password: {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_role(role: Role) -> Result<()> {
+    match role {
+        Role::Admin | Role::Staff => Ok(()),
+        _ => Err(invalid(
+            "invalid_role",
+            "accounts are admin or staff; devices use tokens",
+        )),
+    }
+}
+
+fn check_counters(app: &AppState, counters: &[CounterId]) -> Result<()> {
+    let published = app.engine.published();
+    for c in counters {
+        if published.view.counters.iter().all(|k| k.id != *c) {
+            return Err(ApiError::Domain(luot_shared::DomainError::UnknownCounter(
+                *c,
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn hash(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::Internal)?
+}
+
+async fn list(State(app): State<AppState>, who: Principal) -> Result<Json<Vec<UserView>>> {
+    who.require(&[Role::Admin])?;
+    let users = app.store.list::<UserRecord>(Table::Users)?;
+    Ok(Json(
+        users.into_iter().map(|(name, u)| view(name, u)).collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+    #[serde(default)]
+    counters: Vec<CounterId>,
+}
+
+async fn create(
+    State(app): State<AppState>,
+    who: Principal,
+    Json(req): Json<NewUser>,
+) -> Result<Response> {
+    who.require(&[Role::Admin])?;
+    let name = req.username.trim().to_owned();
+    if name.is_empty()
+        || name.len() > 32
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(invalid(
+            "invalid_username",
+            "username: 1 to 32 of a-z, 0-9, '.', '_', '-'",
+        ));
+    }
+    check_password(&req.password)?;
+    check_role(req.role)?;
+    check_counters(&app, &req.counters)?;
+    if app.store.count(Table::Users) >= MAX_USERS {
+        return Err(ApiError::Bad(
+            StatusCode::CONFLICT,
+            "too_many_users",
+            format!("at most {MAX_USERS} accounts"),
+        ));
+    }
+    let record = UserRecord {
+        password_hash: hash(req.password).await?,
+        role: req.role,
+        counters: req.counters,
+        disabled: false,
+        created_at: Timestamp::now(),
+    };
+    if !app.store.put_new(Table::Users, &name, &record)? {
+        return Err(ApiError::Bad(
+            StatusCode::CONFLICT,
+            "user_exists",
+            format!("user {name:?} already exists"),
+        ));
+    }
+    tracing::info!(user = %name, by = %who.name, "account created");
+    Ok((StatusCode::CREATED, Json(view(name, record))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    counters: Option<Vec<CounterId>>,
+    #[serde(default)]
+    disabled: Option<bool>,
+}
+
+async fn update(
+    State(app): State<AppState>,
+    who: Principal,
+    Path(username): Path<String>,
+    Json(change): Json<UserChange>,
+) -> Result<Json<UserView>> {
+    who.require(&[Role::Admin])?;
+    let mut record: UserRecord = app
+        .store
+        .get(Table::Users, &username)?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {username:?}")))?;
+    if let Some(p) = &change.password {
+        check_password(p)?;
+    }
+    if let Some(role) = change.role {
+        check_role(role)?;
+    }
+    if let Some(counters) = &change.counters {
+        check_counters(&app, counters)?;
+    }
+    let demotes_self =
+        username == who.name && (change.disabled == Some(true) || change.role == Some(Role::Staff));
+    if demotes_self {
+        return Err(ApiError::Bad(
+            StatusCode::CONFLICT,
+            "self_lockout",
+            "you cannot disable or demote your own account".into(),
+        ));
+    }
+    if let Some(p) = change.password {
+        record.password_hash = hash(p).await?;
+    }
+    if let Some(role) = change.role {
+        record.role = role;
+    }
+    if let Some(counters) = change.counters {
+        record.counters = counters;
+    }
+    if let Some(disabled) = change.disabled {
+        record.disabled = disabled;
+    }
+    app.store.put(Table::Users, &username, &record)?;
+    tracing::info!(user = %username, by = %who.name, "account changed");
+    Ok(Json(view(username, record)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    old: String,
+    new: String,
+}
+
+async fn change_password(
+    State(app): State<AppState>,
+    who: Principal,
+    Json(req): Json<PasswordChange>,
+) -> Result<StatusCode> {
+    if who.session.is_none() {
+        return Err(ApiError::Forbidden(
+            "only a logged-in account has a password".into(),
+        ));
+    }
+    check_password(&req.new)?;
+    let mut record: UserRecord = app
+        .store
+        .get(Table::Users, &who.name)?
+        .ok_or_else(|| ApiError::Unauthorized("account not found".into()))?;
+    let (phc, old) = (record.password_hash.clone(), req.old);
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&old, &phc))
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    if !ok {
+        return Err(ApiError::Forbidden("the current password is wrong".into()));
+    }
+    record.password_hash = hash(req.new).await?;
+    app.store.put(Table::Users, &who.name, &record)?;
+    Ok(StatusCode::NO_CONTENT)
+}

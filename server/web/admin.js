@@ -1,0 +1,380 @@
+// Lượt admin: live dashboard, center configuration, accounts, device tokens, reports.
+"use strict";
+
+Luot.words({
+  vi: {
+    tab_dashboard: "Theo dõi", tab_center: "Trung tâm", tab_services: "Lĩnh vực", tab_counters: "Quầy",
+    tab_users: "Nhân viên", tab_devices: "Thiết bị", tab_reports: "Báo cáo", counters_live: "Quầy",
+    services_live: "Lĩnh vực", save: "Lưu", saved: "Đã lưu và áp dụng.", add_service: "+ Thêm lĩnh vực",
+    add_counter: "+ Thêm quầy", remove: "Xóa", new_user: "Thêm tài khoản", role_staff: "Nhân viên",
+    role_admin: "Quản trị", role_kiosk: "Kiosk lấy số", role_display: "Màn hình sảnh",
+    counters_hint: "Quầy (vd: 1, 2)", create: "Tạo", my_password: "Đổi mật khẩu của tôi",
+    old_password: "Mật khẩu hiện tại", new_password: "Mật khẩu mới", change: "Đổi", password_changed: "Đã đổi mật khẩu.",
+    new_token: "Cấp mã thiết bị", counter_optional: "Quầy (nếu có)", label: "Tên gọi",
+    token_once: "Mã này chỉ hiện một lần. Hãy nhập vào thiết bị ngay:", revoke: "Thu hồi",
+    from: "Từ ngày", to: "Đến ngày", by_service: "Theo lĩnh vực", by_counter: "Theo quầy",
+    by_staff: "Theo nhân viên", by_hour: "Theo giờ", by_day: "Theo ngày", show: "Xem", csv: "Tải CSV",
+    avg_wait_chart: "Thời gian chờ trung bình (phút)", name: "Tên", id: "Mã", prefix: "Tiền tố",
+    start_no: "Số đầu", target: "Chờ tối đa (phút)", service_min: "Phục vụ dự kiến (phút)",
+    services_col: "Lĩnh vực phục vụ (theo thứ tự)", mode: "Cách gọi", mode_oldest: "Chờ lâu nhất trước",
+    mode_service_order: "Theo thứ tự lĩnh vực", status: "Trạng thái", staff: "Nhân viên", ticket: "Số",
+    elapsed: "Thời gian", waiting_col: "Đang chờ", longest: "Chờ lâu nhất", estimate: "Ước tính",
+    open_state: "Mở", closed_state: "Nghỉ", center_name: "Tên trung tâm", timezone: "Múi giờ",
+    open_at: "Giờ bắt đầu cấp số", issue_until: "Ngừng cấp số lúc", close_at: "Giờ kết thúc ngày",
+    priority_mode: "Chính sách ưu tiên", strict: "Ưu tiên tuyệt đối", interleave: "Xen kẽ",
+    interleave_n: "Số lượt ưu tiên trước 1 lượt thường", escalate: "Chờ quá (phút) thì coi như ưu tiên (0: tắt)",
+    role: "Vai trò", counters: "Quầy", disabled: "Đã khóa", active: "Hoạt động", disable: "Khóa", enable: "Mở khóa",
+    reset_password: "Đặt lại mật khẩu", new_password_prompt: "Mật khẩu mới cho {u} (ít nhất 8 ký tự):",
+    assign: "Lưu quầy", created: "Tạo lúc", issued: "Đã cấp", served: "Đã phục vụ", no_show_col: "Vắng",
+    avg_wait: "Chờ TB", avg_service: "Phục vụ TB", within: "Đúng hạn", rating: "Hài lòng", total_waiting: "Đang chờ",
+    open_counters: "Quầy đang mở", served_today_kpi: "Đã phục vụ hôm nay", longest_wait: "Chờ lâu nhất", issued_today: "Số đã cấp",
+    confirm_revoke: "Thu hồi mã {l}? Thiết bị dùng mã này sẽ ngừng hoạt động.", issuing_stopped: "Ngừng cấp số", issuing_on: "Đang cấp số",
+  },
+  en: {
+    tab_dashboard: "Live", tab_center: "Center", tab_services: "Services", tab_counters: "Counters",
+    tab_users: "Staff", tab_devices: "Devices", tab_reports: "Reports", counters_live: "Counters",
+    services_live: "Services", save: "Save", saved: "Saved and applied.", add_service: "+ Add service",
+    add_counter: "+ Add counter", remove: "Remove", new_user: "New account", role_staff: "Staff",
+    role_admin: "Admin", role_kiosk: "Ticket kiosk", role_display: "Lobby display",
+    counters_hint: "Counters (e.g. 1, 2)", create: "Create", my_password: "Change my password",
+    old_password: "Current password", new_password: "New password", change: "Change", password_changed: "Password changed.",
+    new_token: "New device token", counter_optional: "Counter (optional)", label: "Label",
+    token_once: "This token is shown only once. Enter it on the device now:", revoke: "Revoke",
+    from: "From", to: "To", by_service: "By service", by_counter: "By counter", by_staff: "By staff",
+    by_hour: "By hour", by_day: "By day", show: "Show", csv: "Download CSV",
+    avg_wait_chart: "Average wait (minutes)", name: "Name", id: "Id", prefix: "Prefix", start_no: "First number",
+    target: "Target wait (min)", service_min: "Expected service (min)", services_col: "Services served (in order)",
+    mode: "Calling mode", mode_oldest: "Oldest first", mode_service_order: "Service order", status: "Status",
+    staff: "Staff", ticket: "Ticket", elapsed: "Elapsed", waiting_col: "Waiting", longest: "Longest wait",
+    estimate: "Estimate", open_state: "Open", closed_state: "Paused", center_name: "Center name", timezone: "Time zone",
+    open_at: "Issuing starts", issue_until: "Issuing stops", close_at: "Day closes", priority_mode: "Priority policy",
+    strict: "Strict", interleave: "Interleave", interleave_n: "Priority calls before one normal",
+    escalate: "Wait (min) after which a ticket counts as priority (0: off)", role: "Role", counters: "Counters",
+    disabled: "Disabled", active: "Active", disable: "Disable", enable: "Enable", reset_password: "Reset password",
+    new_password_prompt: "New password for {u} (at least 8 characters):", assign: "Save counters", created: "Created",
+    issued: "Issued", served: "Served", no_show_col: "No-show", avg_wait: "Avg wait", avg_service: "Avg service",
+    within: "On time", rating: "Satisfied", total_waiting: "Waiting", open_counters: "Open counters",
+    served_today_kpi: "Served today", longest_wait: "Longest wait", issued_today: "Issued",
+    confirm_revoke: "Revoke token {l}? The device using it will stop working.", issuing_stopped: "Issuing stopped", issuing_on: "Issuing",
+  },
+});
+
+(async function admin() {
+  const $ = (id) => document.getElementById(id);
+  const el = Luot.el;
+  const t = Luot.t;
+  Luot.translate();
+  Luot.wireBar();
+
+  const me = await Luot.me().catch(() => null);
+  if (!me) { location.href = "/login?next=/admin"; return; }
+  $("who").textContent = me.name;
+
+  let state = await Luot.api("GET", "/api/v1/state");
+  let config = await Luot.api("GET", "/api/v1/admin/center");
+  let tab = location.hash.slice(1) || "dashboard";
+
+  // ---- tabs
+  function showTab(name) {
+    if (!$("tab-" + name)) name = "dashboard";
+    tab = name;
+    for (const b of $("tabs").querySelectorAll("button")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
+    for (const s of document.querySelectorAll("section.page")) s.hidden = s.id !== "tab-" + name;
+    history.replaceState(null, "", "#" + name);
+    if (name === "users") loadUsers();
+    if (name === "devices") loadTokens();
+    if (name === "reports") loadReport();
+    renderAll();
+  }
+  $("tabs").addEventListener("click", (ev) => { const b = ev.target.closest("button"); if (b) showTab(b.dataset.tab); });
+
+  const mins = (s) => (s / 60).toFixed(1);
+  const cell = (v, cls) => el("td", cls ? { class: cls } : {}, v);
+  const head = (...cols) => el("tr", {}, cols.map((c) => el("th", typeof c === "object" ? c : {}, typeof c === "object" ? c.text : t(c))));
+
+  // ---- live dashboard
+  function renderDashboard() {
+    $("center-name").textContent = state.center;
+    const waiting = state.services.reduce((a, s) => a + s.waiting, 0);
+    const open = state.counters.filter((c) => c.open).length;
+    const served = state.counters.reduce((a, c) => a + c.served_today, 0);
+    const oldest = state.services.map((s) => s.oldest_waiting_since).filter(Boolean).sort()[0];
+    $("kpis").replaceChildren(
+      el("div", { class: "kpi" }, el("b", { id: "kpi-waiting" }, String(waiting)), t("total_waiting")),
+      el("div", { class: "kpi" }, el("b", {}, `${open}/${state.counters.length}`), t("open_counters")),
+      el("div", { class: "kpi" }, el("b", {}, String(served)), t("served_today_kpi")),
+      el("div", { class: "kpi" }, el("b", {}, oldest ? `${Luot.minutesSince(oldest)} ${t("minutes")}` : "—"), t("longest_wait")),
+      el("div", { class: "kpi" }, el("b", {}, state.issuing ? t("issuing_on") : t("issuing_stopped")),
+        state.issuing ? state.day : (state.issuing_note || state.day)));
+    const svcName = (id) => (state.services.find((s) => s.id === id) || { name: id }).name;
+    $("dash-counters").replaceChildren(head("counters", "status", "staff", "ticket", "elapsed"),
+      ...state.counters.map((c) => {
+        const cur = c.current;
+        const since = cur ? (cur.started_at || cur.called_at) : null;
+        return el("tr", { "data-counter": c.id },
+          cell(el("span", {}, el("b", {}, c.name), el("br"), el("small", { class: "muted" }, c.services.map(svcName).join(", ")))),
+          cell(el("span", { class: "badge " + (c.open ? "open" : "closed") }, t(c.open ? "open_state" : "closed_state"))),
+          cell(c.staff || "—"),
+          cell(cur ? el("b", {}, cur.number) : "—"),
+          cell(since ? `${Luot.minutesSince(since)} ${t("minutes")}` : "—", "num"));
+      }));
+    $("dash-services").replaceChildren(head("services_live", { text: t("waiting_col"), class: "num" },
+      { text: t("longest"), class: "num" }, { text: t("estimate"), class: "num" }),
+      ...state.services.map((s) => {
+        const longest = s.oldest_waiting_since ? Luot.minutesSince(s.oldest_waiting_since) : null;
+        return el("tr", { "data-service": s.id },
+          cell(el("span", {}, `${s.prefix} · ${s.name}`)),
+          cell(el("b", {}, String(s.waiting)), "num"),
+          cell(longest === null ? "—" : el("span", { class: longest > s.target_wait_min ? "badge late" : "" }, `${longest} ${t("minutes")}`), "num"),
+          cell(`${Math.round(s.estimated_wait_s / 60)} ${t("minutes")}`, "num"));
+      }));
+  }
+
+  // ---- configuration (center, services, counters): edited locally, saved whole
+  const input = (field, value, attrs = {}) => el("input", Object.assign({ "data-field": field, value: value ?? "" }, attrs));
+  const timeValue = (v) => (v ? v.slice(0, 5) : "");
+
+  function renderCenter() {
+    const c = config.center;
+    const p = c.priority;
+    const row = (label, control, field) => [el("label", {}, t(label)), el("div", {}, control, el("div", { class: "field-error", "data-error-for": field }))];
+    const modeSel = el("select", { "data-field": "center.priority.mode" },
+      el("option", { value: "interleave", selected: p.mode === "interleave" }, t("interleave")),
+      el("option", { value: "strict", selected: p.mode === "strict" }, t("strict")));
+    $("center-form").replaceChildren(
+      ...row("center_name", input("center.name", c.name, { maxlength: 120 }), "center.name"),
+      ...row("timezone", input("center.timezone", c.timezone), "center.timezone"),
+      ...row("open_at", input("center.open", timeValue(c.open), { type: "time" }), "center.open"),
+      ...row("issue_until", input("center.issue_until", timeValue(c.issue_until), { type: "time" }), "center.issue_until"),
+      ...row("close_at", input("center.close", timeValue(c.close), { type: "time" }), "center.close"),
+      ...row("priority_mode", modeSel, "center.priority.mode"),
+      ...row("interleave_n", input("center.priority.interleave", p.interleave, { type: "number", min: 1 }), "center.priority.interleave"),
+      ...row("escalate", input("center.priority.escalate_after_min", p.escalate_after_min, { type: "number", min: 0 }), "center.priority.escalate_after_min"));
+  }
+
+  function renderServices() {
+    $("services-table").replaceChildren(head("id", "name", "prefix", "start_no", "target", "service_min", { text: "" }),
+      ...config.services.map((s, i) => el("tr", {},
+        cell([input(`services[${i}].id`, s.id, { maxlength: 32 }), errorFor(`services[${i}].id`)]),
+        cell([input(`services[${i}].name`, s.name, { maxlength: 120 }), errorFor(`services[${i}].name`)]),
+        cell([input(`services[${i}].prefix`, s.prefix, { maxlength: 3, size: 3 }), errorFor(`services[${i}].prefix`)]),
+        cell([input(`services[${i}].start`, s.start, { type: "number", min: 1, max: 999 }), errorFor(`services[${i}].start`)]),
+        cell(input(`services[${i}].target_wait_min`, s.target_wait_min, { type: "number", min: 0 })),
+        cell([input(`services[${i}].service_min`, s.service_min, { type: "number", min: 1 }), errorFor(`services[${i}].service_min`)]),
+        cell(el("button", { type: "button", class: "danger", onclick: () => { readForm(); config.services.splice(i, 1); renderConfig(); } }, t("remove"))))));
+  }
+
+  function renderCounters() {
+    $("counters-table").replaceChildren(head("id", "name", "services_col", "mode", { text: "" }),
+      ...config.counters.map((c, i) => el("tr", {},
+        cell([input(`counters[${i}].id`, c.id, { type: "number", min: 1, max: 999 }), errorFor(`counters[${i}].id`)]),
+        cell([input(`counters[${i}].name`, c.name, { maxlength: 120 }), errorFor(`counters[${i}].name`)]),
+        cell([input(`counters[${i}].services`, c.services.join(", ")), errorFor(`counters[${i}].services`)]),
+        cell(el("select", { "data-field": `counters[${i}].mode` },
+          el("option", { value: "oldest", selected: c.mode === "oldest" }, t("mode_oldest")),
+          el("option", { value: "service_order", selected: c.mode === "service_order" }, t("mode_service_order")))),
+        cell(el("button", { type: "button", class: "danger", onclick: () => { readForm(); config.counters.splice(i, 1); renderConfig(); } }, t("remove"))))),
+      el("tr", {}, el("td", { colspan: 5, class: "muted" }, config.services.map((s) => `${s.id} = ${s.name}`).join(" · "))));
+  }
+
+  const errorFor = (field) => el("div", { class: "field-error", "data-error-for": field });
+
+  function renderConfig() { renderCenter(); renderServices(); renderCounters(); }
+
+  /** Reads every [data-field] input back into `config`. */
+  function readForm() {
+    const value = (f) => { const e = document.querySelector(`[data-field="${f}"]`); return e ? e.value : undefined; };
+    const num = (f) => { const v = value(f); return v === "" || v === undefined ? undefined : Number(v); };
+    const time = (f) => { const v = value(f); return v ? v + ":00" : undefined; };
+    const c = config.center;
+    c.name = value("center.name");
+    c.timezone = value("center.timezone");
+    c.open = time("center.open");
+    c.issue_until = time("center.issue_until");
+    c.close = time("center.close");
+    c.priority = { mode: value("center.priority.mode"), interleave: num("center.priority.interleave"),
+      escalate_after_min: num("center.priority.escalate_after_min") };
+    config.services = config.services.map((s, i) => ({
+      id: value(`services[${i}].id`).trim(), name: value(`services[${i}].name`), prefix: value(`services[${i}].prefix`).trim(),
+      start: num(`services[${i}].start`), target_wait_min: num(`services[${i}].target_wait_min`),
+      service_min: num(`services[${i}].service_min`) }));
+    config.counters = config.counters.map((k, i) => ({
+      id: num(`counters[${i}].id`), name: value(`counters[${i}].name`),
+      services: value(`counters[${i}].services`).split(",").map((x) => x.trim()).filter(Boolean),
+      mode: value(`counters[${i}].mode`) }));
+    for (const k of ["open", "issue_until", "close"]) if (c[k] === undefined) delete c[k];
+  }
+
+  function clearErrors() {
+    document.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+    document.querySelectorAll("[data-error-for]").forEach((e) => { e.textContent = ""; });
+    document.querySelectorAll(".config-status").forEach((e) => { e.textContent = ""; e.className = "config-status"; });
+  }
+
+  async function saveConfig() {
+    readForm();
+    clearErrors();
+    try {
+      config = await Luot.api("PUT", "/api/v1/admin/center", config);
+      renderConfig();
+      document.querySelectorAll(".config-status").forEach((e) => { e.textContent = t("saved"); e.className = "config-status badge open"; });
+    } catch (e) {
+      const field = e.field || "";
+      const target = document.querySelector(`[data-field="${field}"]`);
+      const slot = document.querySelector(`[data-error-for="${field}"]`);
+      if (target) { target.setAttribute("aria-invalid", "true"); target.focus(); }
+      if (slot) slot.textContent = e.message;
+      document.querySelectorAll(".config-status").forEach((s) => { s.textContent = e.message; s.className = "config-status field-error"; });
+    }
+  }
+  document.querySelectorAll(".save-config").forEach((b) => b.addEventListener("click", saveConfig));
+  $("add-service").addEventListener("click", () => {
+    readForm();
+    const used = new Set(config.services.map((s) => s.prefix));
+    let prefix = 1;
+    while (used.has(String(prefix))) prefix++;
+    config.services.push({ id: "", name: "", prefix: String(prefix), start: 1, target_wait_min: 15, service_min: 8 });
+    renderConfig();
+  });
+  $("add-counter").addEventListener("click", () => {
+    readForm();
+    const next = Math.max(0, ...config.counters.map((c) => c.id || 0)) + 1;
+    config.counters.push({ id: next, name: `Quầy ${next}`, services: [], mode: "oldest" });
+    renderConfig();
+  });
+
+  // ---- accounts
+  const parseCounters = (text) => text.split(",").map((x) => x.trim()).filter(Boolean).map(Number);
+  async function loadUsers() {
+    const users = await Luot.api("GET", "/api/v1/admin/users");
+    $("users-table").replaceChildren(head("username", "role", "counters", "status", { text: "" }),
+      ...users.map((u) => {
+        const counters = el("input", { value: u.counters.join(", "), size: 10 });
+        const act = (body) => async () => {
+          try { await Luot.api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.username)}`, body()); loadUsers(); }
+          catch (e) { alert(e.message); }
+        };
+        return el("tr", { "data-user": u.username },
+          cell(el("b", {}, u.username)), cell(t("role_" + u.role)),
+          cell(el("div", { class: "toolbar" }, counters, el("button", { type: "button", onclick: act(() => ({ counters: parseCounters(counters.value) })) }, t("assign")))),
+          cell(el("span", { class: "badge " + (u.disabled ? "closed" : "open") }, t(u.disabled ? "disabled" : "active"))),
+          cell(el("div", { class: "toolbar" },
+            el("button", { type: "button", onclick: async () => {
+              const p = prompt(t("new_password_prompt", { u: u.username }));
+              if (p) await act(() => ({ password: p }))();
+            } }, t("reset_password")),
+            el("button", { type: "button", class: u.disabled ? "" : "danger", onclick: act(() => ({ disabled: !u.disabled })) }, t(u.disabled ? "enable" : "disable")))));
+      }));
+  }
+  $("user-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    $("user-error").textContent = "";
+    try {
+      await Luot.api("POST", "/api/v1/admin/users", { username: f.username.value.trim(), password: f.password.value,
+        role: f.role.value, counters: parseCounters(f.counters.value) });
+      f.reset();
+      loadUsers();
+    } catch (e) { $("user-error").textContent = e.message; }
+  });
+  $("password-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    try {
+      await Luot.api("POST", "/api/v1/password", { old: f.old.value, new: f.new.value });
+      f.reset();
+      $("password-status").textContent = t("password_changed");
+      $("password-status").className = "badge open";
+    } catch (e) { $("password-status").textContent = e.message; $("password-status").className = "field-error"; }
+  });
+
+  // ---- device tokens
+  async function loadTokens() {
+    const tokens = await Luot.api("GET", "/api/v1/admin/tokens");
+    $("tokens-table").replaceChildren(head("label", "role", "counters", "created", { text: "" }),
+      ...tokens.map((k) => el("tr", { "data-token": k.id },
+        cell(el("b", {}, k.label)), cell(t("role_" + k.role)), cell(k.counter ? String(k.counter) : "—"),
+        cell(new Date(k.created_at).toLocaleString(Luot.lang === "vi" ? "vi-VN" : "en-GB")),
+        cell(el("button", { type: "button", class: "danger", onclick: async () => {
+          if (!confirm(t("confirm_revoke", { l: k.label }))) return;
+          await Luot.api("DELETE", `/api/v1/admin/tokens/${encodeURIComponent(k.id)}`);
+          loadTokens();
+        } }, t("revoke"))))));
+  }
+  $("token-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    $("token-error").textContent = "";
+    const body = { role: f.role.value };
+    if (f.counter.value) body.counter = Number(f.counter.value);
+    if (f.label.value.trim()) body.label = f.label.value.trim();
+    try {
+      const r = await Luot.api("POST", "/api/v1/admin/tokens", body);
+      const box = $("token-secret");
+      box.hidden = false;
+      box.replaceChildren(el("div", {}, t("token_once")), el("b", { id: "new-token" }, r.token));
+      f.reset();
+      loadTokens();
+    } catch (e) { $("token-error").textContent = e.message; }
+  });
+
+  // ---- reports
+  const form = $("report-form");
+  const today = state.day;
+  form.from.value = form.from.value || today.slice(0, 8) + "01";
+  form.to.value = form.to.value || today;
+  function reportQuery(format) {
+    const q = new URLSearchParams({ from: form.from.value, to: form.to.value, by: form.by.value });
+    if (format) q.set("format", format);
+    return "/api/v1/reports?" + q;
+  }
+  async function loadReport() {
+    $("report-error").textContent = "";
+    $("csv-link").href = reportQuery("csv");
+    let r;
+    try { r = await Luot.api("GET", reportQuery()); } catch (e) { $("report-error").textContent = e.message; return; }
+    const tot = r.total;
+    $("report-kpis").replaceChildren(
+      el("div", { class: "kpi" }, el("b", { id: "report-issued" }, String(tot.issued)), t("issued")),
+      el("div", { class: "kpi" }, el("b", {}, String(tot.served)), t("served")),
+      el("div", { class: "kpi" }, el("b", {}, `${mins(tot.avg_wait_s)}′`), t("avg_wait")),
+      el("div", { class: "kpi" }, el("b", {}, tot.called ? `${tot.within_target_pct}%` : "—"), t("within")),
+      el("div", { class: "kpi" }, el("b", {}, tot.ratings ? `${tot.satisfaction_pct}%` : "—"), `${t("rating")} (${tot.ratings})`));
+    const max = Math.max(1, ...r.rows.map((x) => x.avg_wait_s));
+    $("report-bars").replaceChildren(...r.rows.map((x) => el("div", { class: "b" },
+      el("span", {}, x.label),
+      el("div", { class: "track" }, el("div", { class: "fill" + (x.within_target_pct < 80 ? " late" : ""), style: null, "data-w": x.avg_wait_s / max })),
+      el("span", { class: "num" }, `${mins(x.avg_wait_s)}′`))));
+    // Widths are set through the CSSOM: inline style attributes are blocked by the page's policy.
+    $("report-bars").querySelectorAll(".fill").forEach((f) => { f.style.width = (Number(f.dataset.w) * 100).toFixed(1) + "%"; });
+    $("report-table").replaceChildren(head({ text: t("name") }, { text: t("issued"), class: "num" }, { text: t("served"), class: "num" },
+      { text: t("no_show_col"), class: "num" }, { text: t("avg_wait"), class: "num" }, { text: t("within"), class: "num" },
+      { text: t("avg_service"), class: "num" }, { text: t("rating"), class: "num" }),
+      ...[...r.rows, tot].map((x) => el("tr", {}, cell(x === tot ? el("b", {}, x.label) : x.label),
+        cell(String(x.issued), "num"), cell(String(x.served), "num"), cell(String(x.no_show), "num"),
+        cell(`${mins(x.avg_wait_s)}′`, "num"), cell(x.called ? `${x.within_target_pct}%` : "—", "num"),
+        cell(`${mins(x.avg_service_s)}′`, "num"), cell(x.ratings ? `${x.satisfaction_pct}% (${x.ratings})` : "—", "num"))));
+  }
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); loadReport(); });
+
+  // ---- live updates
+  function renderAll() {
+    if (tab === "dashboard") renderDashboard();
+  }
+  Luot.follow(async (s) => {
+    const configChanged = s.services.length !== state.services.length || s.counters.length !== state.counters.length;
+    state = s;
+    if (configChanged && !["center", "services", "counters"].includes(tab)) config = await Luot.api("GET", "/api/v1/admin/center");
+    renderAll();
+  }, (online) => {
+    const conn = $("conn");
+    conn.hidden = false;
+    conn.textContent = t(online ? "online" : "offline");
+    conn.classList.toggle("down", !online);
+  });
+  setInterval(() => { if (tab === "dashboard") renderDashboard(); }, 30000);
+  document.addEventListener("luot:lang", () => { renderConfig(); renderAll(); if (tab === "users") loadUsers(); if (tab === "devices") loadTokens(); if (tab === "reports") loadReport(); });
+
+  renderConfig();
+  showTab(tab);
+})();

@@ -1,0 +1,216 @@
+// Lượt counter console: one counter's current ticket, its queue, and the buttons that move it.
+"use strict";
+
+(async function counterConsole() {
+  const $ = (id) => document.getElementById(id);
+  Luot.translate();
+  Luot.wireBar();
+
+  const me = await Luot.me().catch(() => null);
+  if (!me) { location.href = "/login?next=/counter"; return; }
+  if (me.role !== "staff" && me.role !== "admin") { document.body.textContent = Luot.t("forbidden"); return; }
+  $("who").textContent = me.name;
+  $("logout").hidden = false;
+
+  let state = await Luot.api("GET", "/api/v1/state");
+  let counterId = null;
+  let busy = false;
+  let notice = { text: "", error: false };
+
+  const allowed = () => {
+    const all = state.counters.map((c) => c.id);
+    return me.counters === null ? all : me.counters.filter((id) => all.includes(id));
+  };
+  const counter = () => state.counters.find((c) => c.id === counterId);
+  const service = (id) => state.services.find((s) => s.id === id);
+  const setNotice = (text, error) => { notice = { text, error: !!error }; renderNotice(); };
+
+  function choose(id) {
+    counterId = id;
+    localStorage.setItem("luot.counter", String(id));
+    history.replaceState(null, "", "/counter?counter=" + id);
+    $("pick-view").hidden = true;
+    $("console-view").hidden = false;
+    $("change-counter").hidden = allowed().length < 2;
+    setNotice("");
+    render();
+  }
+
+  function showPicker() {
+    const list = $("pick-list");
+    list.replaceChildren();
+    const ids = allowed();
+    if (ids.length === 0) list.append(Luot.el("p", {}, Luot.t("no_counters")));
+    for (const id of ids) {
+      const c = state.counters.find((k) => k.id === id);
+      const names = c.services.map((s) => (service(s) || { name: s }).name).join(", ");
+      list.append(Luot.el("button", { type: "button", "data-counter": id, onclick: () => choose(id) },
+        Luot.el("b", {}, c.name), Luot.el("br"), Luot.el("small", { class: "muted" }, names)));
+    }
+    $("console-view").hidden = true;
+    $("pick-view").hidden = false;
+    $("counter-title").textContent = "";
+  }
+
+  function renderNotice() {
+    const n = $("notice");
+    n.textContent = notice.text;
+    n.classList.toggle("error", notice.error);
+  }
+
+  function renderTimes() {
+    const c = counter();
+    const t = c && c.current;
+    if (!t) { $("cur-times").textContent = ""; return; }
+    const parts = [];
+    if (t.called_at) parts.push(`${Luot.t("waited")} ${Luot.minutesSince(t.issued_at, t.called_at)} ${Luot.t("minutes")}`);
+    if (t.started_at) parts.push(`${Luot.t("served_for")} ${Luot.minutesSince(t.started_at)} ${Luot.t("minutes")}`);
+    $("cur-times").textContent = parts.join(" · ");
+  }
+
+  function render() {
+    const c = counter();
+    if (!c) { showPicker(); return; }
+    $("counter-title").textContent = `${c.name}`;
+    const t = c.current;
+    const num = $("cur-number");
+    num.textContent = t ? t.number : "—";
+    num.classList.toggle("idle", !t);
+    const meta = $("cur-meta");
+    meta.replaceChildren();
+    if (t) {
+      meta.append(t.service_name, " ");
+      if (t.priority) meta.append(Luot.el("span", { class: "badge prio" }, Luot.t(t.priority)), " ");
+      meta.append(Luot.el("span", { class: "badge" }, Luot.t(t.status === "serving" ? "serving" : "called")));
+    } else {
+      meta.append(Luot.el("span", { class: "muted" }, Luot.t("none_current")));
+    }
+    renderTimes();
+
+    const status = t ? t.status : null;
+    const enable = {
+      "call-next": c.open,
+      recall: c.open && status === "called",
+      start: c.open && status === "called",
+      finish: status === "called" || status === "serving",
+      "no-show": status === "called",
+      transfer: status === "called" || status === "serving",
+      toggle: !c.open || !t,
+    };
+    for (const b of $("actions").querySelectorAll("button")) b.disabled = busy || !enable[b.dataset.action];
+    $("toggle-label").textContent = Luot.t(c.open ? "pause" : "open");
+    $("toggle").classList.toggle("primary", !c.open);
+
+    if (!c.open) {
+      if (!notice.error) { notice.text = Luot.t("closed_counter"); renderNotice(); }
+    } else if (!t && c.waiting === 0 && !notice.error) {
+      notice.text = Luot.t("nobody_waiting");
+      renderNotice();
+    } else if (notice.text === Luot.t("closed_counter") || notice.text === Luot.t("nobody_waiting")) {
+      notice.text = "";
+      renderNotice();
+    }
+
+    const queues = $("queues");
+    queues.replaceChildren();
+    for (const id of c.services) {
+      const s = service(id);
+      if (!s) continue;
+      const late = s.oldest_waiting_since && Luot.minutesSince(s.oldest_waiting_since) > s.target_wait_min;
+      queues.append(Luot.el("div", { class: "svc", "data-service": id },
+        Luot.el("div", { class: "head" }, Luot.el("span", {}, s.name),
+          Luot.el("span", { class: "count" }, String(s.waiting))),
+        Luot.el("div", { class: "muted" }, `${s.waiting} ${Luot.t("waiting")}`,
+          late ? Luot.el("span", { class: "badge late" }, `> ${s.target_wait_min} ${Luot.t("minutes")}`) : null),
+        Luot.el("div", { class: "next" }, s.next.map((n) =>
+          Luot.el("span", { class: n.priority ? "prio" : "", title: n.priority ? Luot.t(n.priority) : "" }, n.number)))));
+    }
+    const today = $("today");
+    today.replaceChildren(
+      Luot.el("div", { class: "stat" }, Luot.el("b", { id: "served-today" }, String(c.served_today)), Luot.t("served_today")),
+      Luot.el("div", { class: "stat" }, Luot.el("b", { id: "waiting-here" }, String(c.waiting)), Luot.t("waiting_here")));
+  }
+
+  async function refresh() {
+    try { state = await Luot.api("GET", "/api/v1/state"); } catch (e) { /* the stream will catch up */ }
+    render();
+  }
+
+  async function act(action, body) {
+    if (busy) return;
+    const c = counter();
+    if (!c) return;
+    const path = action === "toggle" ? (c.open ? "close" : "open") : action;
+    busy = true;
+    render();
+    try {
+      const ticket = await Luot.api("POST", `/api/v1/counters/${c.id}/${path}`, body);
+      if (action === "call-next") setNotice(ticket ? Luot.t("called_msg", { n: ticket.number }) : Luot.t("nobody_waiting"));
+      else if (action === "finish") setNotice(Luot.t("done_msg", { n: ticket.number }));
+      else if (action === "no-show") setNotice(Luot.t("noshow_msg", { n: ticket.number }));
+      else if (action === "transfer") setNotice(Luot.t("transferred_msg", { n: ticket.number }));
+      else setNotice("");
+    } catch (e) {
+      if (e.status === 401) { setNotice(Luot.t("session_expired"), true); setTimeout(() => Luot.logout(), 1500); }
+      else setNotice(e.message, true);
+    } finally {
+      busy = false;
+      await refresh();
+    }
+  }
+
+  function openTransfer() {
+    const c = counter();
+    if (!c || !c.current) return;
+    const svc = $("to-service");
+    svc.replaceChildren(Luot.el("option", { value: "" }, Luot.t("keep")),
+      ...state.services.map((s) => Luot.el("option", { value: s.id }, s.name)));
+    const ctr = $("to-counter");
+    ctr.replaceChildren(Luot.el("option", { value: "" }, Luot.t("any_counter")),
+      ...state.counters.filter((k) => k.id !== c.id).map((k) => Luot.el("option", { value: k.id }, k.name)));
+    $("transfer-error").textContent = "";
+    $("transfer-dialog").showModal();
+  }
+
+  $("transfer-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    if ($("to-service").value) body.service = $("to-service").value;
+    if ($("to-counter").value) body.counter = Number($("to-counter").value);
+    if (!body.service && !body.counter) { $("transfer-error").textContent = Luot.t("to_service") + " / " + Luot.t("to_counter"); return; }
+    $("transfer-dialog").close();
+    await act("transfer", body);
+  });
+  $("transfer-cancel").addEventListener("click", () => $("transfer-dialog").close());
+
+  $("actions").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button");
+    if (!b || b.disabled) return;
+    if (b.dataset.action === "transfer") openTransfer();
+    else act(b.dataset.action);
+  });
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
+    if ($("transfer-dialog").open || /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName)) return;
+    const b = $("actions").querySelector(`button[data-key="${ev.key.toLowerCase()}"]`);
+    if (b && !b.disabled && !$("console-view").hidden) { ev.preventDefault(); b.click(); }
+  });
+
+  $("change-counter").addEventListener("click", () => { counterId = null; showPicker(); });
+  document.addEventListener("luot:lang", () => (counterId === null ? showPicker() : render()));
+
+  Luot.follow((s) => { state = s; if (counterId !== null) render(); }, (online) => {
+    const conn = $("conn");
+    conn.hidden = false;
+    conn.textContent = Luot.t(online ? "online" : "offline");
+    conn.classList.toggle("down", !online);
+  });
+  setInterval(renderTimes, 15000);
+
+  const ids = allowed();
+  const wanted = Number(new URLSearchParams(location.search).get("counter") || localStorage.getItem("luot.counter"));
+  if (ids.includes(wanted)) choose(wanted);
+  else if (ids.length === 1) choose(ids[0]);
+  else showPicker();
+})();
