@@ -114,10 +114,12 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Prints a line for the person who started the server.
-#[allow(clippy::print_stdout)]
+/// Prints a line for the person who started the server. A closed stdout (piped into `head`,
+/// a supervisor that stopped reading) must not stop the server, so write errors are ignored
+/// rather than panicking as `println!` would.
 fn say(line: &str) {
-    println!("{line}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 fn token(data: &std::path::Path, action: TokenCmd) -> anyhow::Result<()> {

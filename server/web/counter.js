@@ -128,7 +128,9 @@
     const today = $("today");
     today.replaceChildren(
       Luot.el("div", { class: "stat" }, Luot.el("b", { id: "served-today" }, String(c.served_today)), Luot.t("served_today")),
-      Luot.el("div", { class: "stat" }, Luot.el("b", { id: "waiting-here" }, String(c.waiting)), Luot.t("waiting_here")));
+      Luot.el("div", { class: "stat" }, Luot.el("b", { id: "waiting-here" }, String(c.waiting)), Luot.t("waiting_here")),
+      Luot.el("div", { class: "stat" }, Luot.el("b", {}, c.served_today ? `${(c.avg_service_s / 60).toFixed(1)}′` : "—"), Luot.t("avg_service_here")),
+      Luot.el("div", { class: "stat" }, Luot.el("b", {}, String(c.no_shows_today)), Luot.t("no_shows_here")));
   }
 
   async function refresh() {

@@ -255,6 +255,10 @@ pub struct CounterView {
     pub last_finished: Option<TicketRef>,
     /// Tickets finished today.
     pub served_today: u32,
+    /// Mean service time of the tickets finished here today, in seconds.
+    pub avg_service_s: u64,
+    /// Tickets marked no-show here today.
+    pub no_shows_today: u32,
     /// Tickets waiting that this counter could call.
     pub waiting: u32,
 }

@@ -231,6 +231,11 @@ struct CounterState {
     priority_streak: u32,
     last_finished: Option<TicketId>,
     served_today: u32,
+    /// Seconds of service finished here today, for the counter's mean service time.
+    #[serde(default)]
+    service_secs_today: u64,
+    #[serde(default)]
+    no_shows_today: u32,
 }
 
 /// The queue state machine. Serializable as a snapshot.
@@ -954,11 +959,13 @@ impl Engine {
             Event::TicketFinished {
                 ticket, counter, ..
             } => {
+                let mut served_secs = 0;
                 if let Some(t) = self.tickets.get_mut(&ticket.id) {
                     t.status = TicketStatus::Done;
                     t.finished_at = Some(at);
                     if let Some(from) = t.started_at.or(t.called_at) {
                         let secs = at.duration_since(from).as_secs().max(0) as u64;
+                        served_secs = secs;
                         let samples = self.service_times.entry(t.service.clone()).or_default();
                         samples.push_back(secs);
                         while samples.len() > SERVICE_SAMPLES {
@@ -972,6 +979,7 @@ impl Engine {
                 }
                 c.last_finished = Some(ticket.id);
                 c.served_today += 1;
+                c.service_secs_today += served_secs;
             }
             Event::TicketNoShow {
                 ticket, counter, ..
@@ -980,6 +988,9 @@ impl Engine {
                     t.status = TicketStatus::NoShow;
                 }
                 self.release(*counter, ticket.id);
+                if let Some(c) = self.counters.get_mut(counter) {
+                    c.no_shows_today += 1;
+                }
             }
             Event::TicketReinstated { ticket, .. } => {
                 if let Some(t) = self.tickets.get_mut(&ticket.id) {
@@ -1094,6 +1105,8 @@ static DEFAULT_COUNTER: CounterState = CounterState {
     priority_streak: 0,
     last_finished: None,
     served_today: 0,
+    service_secs_today: 0,
+    no_shows_today: 0,
 };
 
 /// Length of a ticket number's prefix: everything but the last three digits.

@@ -154,6 +154,11 @@ impl Engine {
                 .and_then(|t| self.tickets.get(&t))
                 .map(TicketRef::from),
             served_today: state.served_today,
+            avg_service_s: state
+                .service_secs_today
+                .checked_div(u64::from(state.served_today))
+                .unwrap_or(0),
+            no_shows_today: state.no_shows_today,
             waiting: u32::try_from(waiting).unwrap_or(u32::MAX),
         }
     }
