@@ -8,7 +8,7 @@
 //!
 //! It is a thread rather than a task because `flush` blocks on the disk.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
@@ -66,8 +66,24 @@ enum Job {
 pub struct Published {
     /// The state view.
     pub view: StateView,
-    /// The same view as a ready-to-send WebSocket `snapshot` message.
-    pub snapshot_text: Utf8Bytes,
+    /// The same view as a WebSocket `snapshot` message, serialized on first use (most
+    /// batches are never sent as a snapshot) and then shared by every connection.
+    snapshot_text: OnceLock<Utf8Bytes>,
+}
+
+impl Published {
+    /// The view as a ready-to-send `{"type":"snapshot",...}` text.
+    pub fn snapshot_text(&self) -> Utf8Bytes {
+        self.snapshot_text
+            .get_or_init(|| {
+                let message = ServerMessage::Snapshot {
+                    seq: self.view.seq,
+                    state: Box::new(self.view.clone()),
+                };
+                serde_json::to_string(&message).unwrap_or_default().into()
+            })
+            .clone()
+    }
 }
 
 /// One event, serialized once for every subscriber.
@@ -172,15 +188,9 @@ pub fn spawn(engine: Engine, store: Store, metrics: Arc<Metrics>) -> (EngineHand
 }
 
 fn publish(engine: &Engine, now: Timestamp) -> Published {
-    let view = engine.state_view(now);
-    let message = ServerMessage::Snapshot {
-        seq: view.seq,
-        state: Box::new(view.clone()),
-    };
-    let snapshot_text = serde_json::to_string(&message).unwrap_or_default().into();
     Published {
-        view,
-        snapshot_text,
+        view: engine.state_view(now),
+        snapshot_text: OnceLock::new(),
     }
 }
 

@@ -101,6 +101,8 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", cli.listen))?;
         let addr = listener.local_addr()?;
         say(&format!("Lượt is serving http://{addr}"));
+        say(&format!("  counter console  http://{addr}/counter"));
+        say(&format!("  admin            http://{addr}/admin"));
         say(&format!("  state            http://{addr}/api/v1/state"));
         say(&format!("  events           ws://{addr}/ws"));
         say(&format!("  metrics          http://{addr}/metrics"));

@@ -136,7 +136,7 @@ async fn catch_up(
             Err(e) => tracing::error!(error = %e, "cannot read the log; sending a snapshot"),
         }
     }
-    send(socket, Message::Text(published.snapshot_text.clone())).await?;
+    send(socket, Message::Text(published.snapshot_text())).await?;
     Ok(current)
 }
 
@@ -167,7 +167,7 @@ async fn serve(
                     // Fell behind (or, defensively, saw a gap): start over from the state.
                     app.metrics.ws_lag_snapshots.inc();
                     let published = app.engine.published();
-                    send(&mut socket, Message::Text(published.snapshot_text.clone())).await?;
+                    send(&mut socket, Message::Text(published.snapshot_text())).await?;
                     at = published.view.seq;
                 }
                 Err(RecvError::Closed) => {

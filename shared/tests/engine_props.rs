@@ -417,6 +417,9 @@ fn check_step(
     }
     ledger.log.extend(step.events.iter().cloned());
 
+    // The index of waiting queues agrees with the tickets.
+    prop_assert!(engine.queues_consistent(), "queue index out of step");
+
     // No ticket is held by two counters, and holding agrees both ways.
     let view = engine.state_view(step.at);
     let mut held = HashSet::new();

@@ -14,7 +14,7 @@
 mod select;
 mod view;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -262,6 +262,41 @@ pub struct Engine {
     recent_calls: VecDeque<RecentCall>,
     /// Recent service durations per service, in seconds.
     service_times: BTreeMap<ServiceId, VecDeque<u64>>,
+    /// Waiting tickets in queue order, derived from `tickets`.
+    #[serde(skip)]
+    queues: Queues,
+}
+
+/// The waiting tickets in issue order, kept beside `tickets` so that calling, positions and
+/// views look only at who waits where, not at every ticket of the day. Derived state: never
+/// serialized, rebuilt when a snapshot is restored.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Queues {
+    /// Waiting tickets any counter serving the service may call.
+    pub(crate) by_service: BTreeMap<ServiceId, BTreeSet<(Timestamp, TicketId)>>,
+    /// Waiting tickets transferred to one named counter.
+    pub(crate) by_counter: BTreeMap<CounterId, BTreeSet<(Timestamp, TicketId)>>,
+}
+
+impl Queues {
+    fn set_for(&mut self, t: &Ticket) -> &mut BTreeSet<(Timestamp, TicketId)> {
+        match t.for_counter {
+            Some(c) => self.by_counter.entry(c).or_default(),
+            None => self.by_service.entry(t.service.clone()).or_default(),
+        }
+    }
+
+    fn insert(&mut self, t: &Ticket) {
+        if t.status == TicketStatus::Waiting {
+            self.set_for(t).insert((t.issued_at, t.id));
+        }
+    }
+
+    fn remove(&mut self, t: &Ticket) {
+        if t.status == TicketStatus::Waiting {
+            self.set_for(t).remove(&(t.issued_at, t.id));
+        }
+    }
 }
 
 impl Default for Engine {
@@ -294,6 +329,7 @@ impl Engine {
             counters: BTreeMap::new(),
             recent_calls: VecDeque::new(),
             service_times: BTreeMap::new(),
+            queues: Queues::default(),
         }
     }
 
@@ -301,6 +337,9 @@ impl Engine {
     pub fn from_snapshot(json: &[u8]) -> Result<Engine, serde_json::Error> {
         let mut engine: Engine = serde_json::from_slice(json)?;
         engine.tz = engine.config.time_zone().unwrap_or(TimeZone::UTC);
+        for t in engine.tickets.values() {
+            engine.queues.insert(t);
+        }
         Ok(engine)
     }
 
@@ -890,6 +929,10 @@ impl Engine {
 
     fn fold(&mut self, event: &Event, at: Timestamp) {
         self.last_at = Some(at);
+        let touched = ticket_of(event).filter(|id| self.tickets.contains_key(id));
+        if let Some(t) = touched.and_then(|id| self.tickets.get(&id)) {
+            self.queues.remove(t);
+        }
         let opens_day = self.day.is_none() && !matches!(event, Event::DayClosed { .. });
         match event {
             Event::CenterConfigured { config, .. } => {
@@ -1054,7 +1097,15 @@ impl Engine {
                 self.recent_calls.clear();
                 self.service_times.clear();
                 self.counters.clear();
+                self.queues = Queues::default();
             }
+        }
+        let touched = touched.or(match event {
+            Event::TicketIssued { ticket, .. } => Some(ticket.id),
+            _ => None,
+        });
+        if let Some(t) = touched.and_then(|id| self.tickets.get(&id)) {
+            self.queues.insert(t);
         }
         // After the match, so a configuration that changes the time zone dates the day in
         // the new zone.
@@ -1092,6 +1143,25 @@ impl Engine {
             .collect()
     }
 
+    /// Whether the waiting-queue index agrees with the tickets (checked by property tests).
+    #[doc(hidden)]
+    pub fn queues_consistent(&self) -> bool {
+        let mut rebuilt = Queues::default();
+        for t in self.tickets.values() {
+            rebuilt.insert(t);
+        }
+        fn nonempty<K: Clone + Ord>(
+            m: &BTreeMap<K, BTreeSet<(Timestamp, TicketId)>>,
+        ) -> BTreeMap<K, BTreeSet<(Timestamp, TicketId)>> {
+            m.iter()
+                .filter(|(_, set)| !set.is_empty())
+                .map(|(k, set)| (k.clone(), set.clone()))
+                .collect()
+        }
+        nonempty(&rebuilt.by_service) == nonempty(&self.queues.by_service)
+            && nonempty(&rebuilt.by_counter) == nonempty(&self.queues.by_counter)
+    }
+
     /// Builds the read-only view of the whole state.
     pub fn state_view(&self, now: Timestamp) -> StateView {
         self.view(now)
@@ -1108,6 +1178,25 @@ static DEFAULT_COUNTER: CounterState = CounterState {
     service_secs_today: 0,
     no_shows_today: 0,
 };
+
+/// The ticket an event changes, if any.
+fn ticket_of(event: &Event) -> Option<TicketId> {
+    match event {
+        Event::TicketIssued { ticket, .. } => Some(ticket.id),
+        Event::TicketCalled { ticket, .. }
+        | Event::TicketServing { ticket, .. }
+        | Event::TicketFinished { ticket, .. }
+        | Event::TicketNoShow { ticket, .. }
+        | Event::TicketReinstated { ticket, .. }
+        | Event::TicketTransferred { ticket, .. }
+        | Event::TicketCancelled { ticket, .. }
+        | Event::TicketRated { ticket, .. } => Some(ticket.id),
+        Event::CenterConfigured { .. }
+        | Event::CounterOpened { .. }
+        | Event::CounterClosed { .. }
+        | Event::DayClosed { .. } => None,
+    }
+}
 
 /// Length of a ticket number's prefix: everything but the last three digits.
 fn prefix_len(number: &str) -> usize {

@@ -8,7 +8,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::Engine;
-use crate::domain::{CallingMode, CounterId, PriorityMode, Ticket, TicketId, TicketStatus};
+use crate::domain::{CallingMode, CounterId, PriorityMode, Ticket, TicketId};
 
 /// Sort key: lower is called first.
 type Key = (usize, Timestamp, TicketId);
@@ -24,41 +24,49 @@ impl Engine {
             && now.duration_since(t.issued_at) >= SignedDuration::from_mins(i64::from(minutes))
     }
 
-    /// The calling-order key of `t` at `counter`, or `None` when the counter may not call it.
-    pub(super) fn key_at(&self, counter: CounterId, t: &Ticket) -> Option<Key> {
-        if t.status != TicketStatus::Waiting {
-            return None;
-        }
+    /// The ticket `counter` calls next and whether it is taken as priority.
+    ///
+    /// Only the queues this counter may call are looked at: tickets named for it, then the
+    /// queues of its services. Each queue is in issue order, so its first priority and first
+    /// normal ticket are its best of each class.
+    pub(super) fn select(&self, counter: CounterId, now: Timestamp) -> Option<(TicketId, bool)> {
         let config = self.config.counter(counter)?;
-        let rank = match t.for_counter {
-            Some(c) if c == counter => 0,
-            Some(_) => return None,
-            None => {
-                let index = config.services.iter().position(|s| *s == t.service)?;
-                match config.mode {
+        let mut queues = Vec::with_capacity(config.services.len() + 1);
+        if let Some(named) = self.queues.by_counter.get(&counter) {
+            queues.push((0, named));
+        }
+        for (index, service) in config.services.iter().enumerate() {
+            if let Some(set) = self.queues.by_service.get(service) {
+                let rank = match config.mode {
                     CallingMode::Oldest => 1,
                     CallingMode::ServiceOrder => 1 + index,
-                }
+                };
+                queues.push((rank, set));
             }
-        };
-        Some((rank, t.issued_at, t.id))
-    }
-
-    /// The ticket `counter` calls next and whether it is taken as priority.
-    pub(super) fn select(&self, counter: CounterId, now: Timestamp) -> Option<(TicketId, bool)> {
+        }
         let mut best_priority: Option<Key> = None;
         let mut best_normal: Option<Key> = None;
-        for t in self.tickets.values() {
-            let Some(key) = self.key_at(counter, t) else {
-                continue;
-            };
-            let slot = if self.effective_priority(t, now) {
-                &mut best_priority
-            } else {
-                &mut best_normal
-            };
-            if slot.is_none_or(|k| key < k) {
-                *slot = Some(key);
+        for (rank, set) in queues {
+            let (mut found_priority, mut found_normal) = (false, false);
+            for &(issued_at, id) in set {
+                let Some(t) = self.tickets.get(&id) else {
+                    continue;
+                };
+                let key = (rank, issued_at, id);
+                let (slot, found) = if self.effective_priority(t, now) {
+                    (&mut best_priority, &mut found_priority)
+                } else {
+                    (&mut best_normal, &mut found_normal)
+                };
+                if !*found {
+                    *found = true;
+                    if slot.is_none_or(|k| key < k) {
+                        *slot = Some(key);
+                    }
+                }
+                if found_priority && found_normal {
+                    break;
+                }
             }
         }
         let policy = &self.config.center.priority;

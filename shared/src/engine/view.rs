@@ -1,5 +1,7 @@
 //! Positions, estimates and the read-only views of the state.
 
+use std::collections::BTreeSet;
+
 use jiff::Timestamp;
 
 use super::{CounterState, DEFAULT_COUNTER, Engine};
@@ -22,21 +24,23 @@ impl Engine {
         (u.issued_at, u.id) < (t.issued_at, t.id)
     }
 
-    /// Whether `u` competes with `t` for the same counters.
-    fn same_queue(u: &Ticket, t: &Ticket) -> bool {
-        u.status == TicketStatus::Waiting
-            && match t.for_counter {
-                Some(c) => u.for_counter == Some(c),
-                None => u.for_counter.is_none() && u.service == t.service,
-            }
+    /// The queue a waiting ticket stands in.
+    fn queue_of(&self, t: &Ticket) -> Option<&BTreeSet<(Timestamp, TicketId)>> {
+        match t.for_counter {
+            Some(c) => self.queues.by_counter.get(&c),
+            None => self.queues.by_service.get(&t.service),
+        }
     }
 
-    /// People ahead of a waiting ticket.
+    /// People ahead of a waiting ticket: those in its queue who are called before it.
     pub(super) fn ahead_of(&self, t: &Ticket, now: Timestamp) -> u32 {
-        let n = self
-            .tickets
-            .values()
-            .filter(|u| u.id != t.id && Self::same_queue(u, t) && self.goes_before(u, t, now))
+        let Some(queue) = self.queue_of(t) else {
+            return 0;
+        };
+        let n = queue
+            .iter()
+            .filter_map(|(_, id)| self.tickets.get(id))
+            .filter(|u| u.id != t.id && self.goes_before(u, t, now))
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -136,11 +140,17 @@ impl Engine {
     pub fn counter_view(&self, id: CounterId, now: Timestamp) -> CounterView {
         let state = self.counter(id);
         let config = self.config.counter(id);
-        let waiting = self
-            .tickets
-            .values()
-            .filter(|t| self.key_at(id, t).is_some())
-            .count();
+        let named = self.queues.by_counter.get(&id).map_or(0, BTreeSet::len);
+        let general: usize = config
+            .map(|c| {
+                c.services
+                    .iter()
+                    .filter_map(|s| self.queues.by_service.get(s))
+                    .map(BTreeSet::len)
+                    .sum()
+            })
+            .unwrap_or(0);
+        let waiting = named + general;
         CounterView {
             id,
             name: config.map(|c| c.name.clone()).unwrap_or_default(),
@@ -165,15 +175,27 @@ impl Engine {
 
     /// The whole live state.
     pub(super) fn view(&self, now: Timestamp) -> StateView {
+        // Tickets transferred to a named counter still count in their service's queue.
+        let named: Vec<&Ticket> = self
+            .queues
+            .by_counter
+            .values()
+            .flatten()
+            .filter_map(|(_, id)| self.tickets.get(id))
+            .collect();
         let services = self
             .config
             .services
             .iter()
             .map(|s| {
                 let mut queue: Vec<&Ticket> = self
-                    .tickets
-                    .values()
-                    .filter(|t| t.status == TicketStatus::Waiting && t.service == s.id)
+                    .queues
+                    .by_service
+                    .get(&s.id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, id)| self.tickets.get(id))
+                    .chain(named.iter().copied().filter(|t| t.service == s.id))
                     .collect();
                 queue.sort_by(|a, b| {
                     let key = |t: &Ticket| (!self.effective_priority(t, now), t.issued_at, t.id);

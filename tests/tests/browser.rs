@@ -1,0 +1,467 @@
+//! The counter console and the admin pages in a real headless Chromium, driven over
+//! WebDriver (chromedriver). Screenshots of both pages at 1366×768 land in
+//! `target/screenshots/`.
+//!
+//! Without Chromium and chromedriver these tests print why and skip, except under CI
+//! (`CI` set), where `.ci/run` installs both and a missing browser is a failure.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use luot_shared::protocol::Role;
+use luot_tests::{ADMIN, ServerOptions, TestServer};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long a page may take to show what a test waits for.
+const PAGE_WAIT: Duration = Duration::from_secs(15);
+
+/// A chromedriver process and one browser session; both end on drop.
+struct Browser {
+    client: Option<Client>,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium at 1366×768, or returns `None` (after
+    /// printing why) when they are not installed outside CI.
+    async fn start() -> Option<Browser> {
+        let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+            .into_iter()
+            .filter(|p| !std::path::Path::new(p).exists())
+            .collect();
+        if !missing.is_empty() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "browser tests must run in CI, but {missing:?} is not installed"
+            );
+            eprintln!(
+                "skipping browser test: {missing:?} not installed (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start chromedriver");
+        let profile = tempfile::Builder::new()
+            .prefix("luot-chromium-")
+            .tempdir()
+            .unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                    "--window-size=1366,768", "--lang=vi",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot start a browser session: {e}"),
+            }
+        };
+        // The viewport, not the window, must be 1366×768 for the screenshots: add what the
+        // browser's own frame takes.
+        let frame = client
+            .execute("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];", vec![])
+            .await
+            .unwrap();
+        let extra = |i: usize| u32::try_from(frame[i].as_u64().unwrap_or(0)).unwrap_or(0);
+        client
+            .set_window_size(1366 + extra(0), 768 + extra(1))
+            .await
+            .unwrap();
+        Some(Browser {
+            client: Some(client),
+            driver,
+            _profile: profile,
+        })
+    }
+
+    fn client(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client().goto(url).await.unwrap();
+    }
+
+    /// Evaluates a JavaScript expression until it is truthy, failing after [`PAGE_WAIT`].
+    async fn wait_js(&self, what: &str, expr: &str) {
+        let deadline = Instant::now() + PAGE_WAIT;
+        let script = format!("try {{ return !!({expr}); }} catch (e) {{ return false; }}");
+        loop {
+            let ok = self.client().execute(&script, vec![]).await.unwrap();
+            if ok.as_bool() == Some(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let text = self.text("body").await;
+                panic!("waited {PAGE_WAIT:?} for {what}; the page says:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.client().find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let e = self.client().find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client()
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Logs in through the login page and waits until it has left it.
+    async fn login(&self, base: &str, next: &str, user: &str, password: &str) {
+        self.goto(&format!("{base}/login?next={next}")).await;
+        self.fill("#username", user).await;
+        self.fill("#password", password).await;
+        self.click("button[type=submit]").await;
+        self.wait_js("the login to finish", "location.pathname !== '/login'")
+            .await;
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client().screenshot().await.unwrap();
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            // Best effort: the session ends with chromedriver anyway.
+            let _ = futures_executor_close(client);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn futures_executor_close(client: Client) -> Option<()> {
+    let handle = tokio::runtime::Handle::try_current().ok()?;
+    tokio::task::block_in_place(|| handle.block_on(client.close())).ok()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("screenshots")
+}
+
+/// Creates a staff account assigned to `counters` through the admin API.
+async fn create_staff(server: &TestServer, name: &str, password: &str, counters: &[u32]) {
+    server
+        .api_as(ADMIN)
+        .post(
+            "/api/v1/admin/users",
+            &json!({"username": name, "password": password, "role": "staff", "counters": counters}),
+        )
+        .await
+        .expect_status(201);
+}
+
+/// Staff log in, open their counter, see a ticket issued through the API appear over the
+/// WebSocket, call it with Gọi tiếp, finish it, and are told when nobody waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_console_calls_and_finishes_a_ticket() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start(ServerOptions::new().token("kiosk", Role::Kiosk, None));
+    let base = server.base_url().to_owned();
+    create_staff(&server, "lan", "mat-khau-quay-1", &[1]).await;
+    server.api_as("kiosk").issue_ticket("tckh").await;
+
+    browser
+        .login(&base, "/counter", "lan", "mat-khau-quay-1")
+        .await;
+    // Only counter 1 is assigned, so the console opens it without asking.
+    browser
+        .wait_js(
+            "the console of counter 1",
+            "document.getElementById('counter-title').textContent === 'Quầy 1'",
+        )
+        .await;
+    browser
+        .wait_js(
+            "the closed-counter notice",
+            "document.getElementById('notice').textContent.includes('tạm nghỉ')",
+        )
+        .await;
+    browser.click("#toggle").await;
+    browser
+        .wait_js(
+            "the counter to open",
+            "document.getElementById('toggle-label').textContent === 'Tạm nghỉ'",
+        )
+        .await;
+    browser.wait_js("the empty-queue notice", "document.getElementById('notice').textContent.includes('Không có công dân nào đang chờ')").await;
+
+    let ticket = server.api_as("kiosk").issue_ticket("tnmt").await;
+    assert_eq!(ticket.number, "1001");
+    browser.wait_js("ticket 1001 in the queue", "document.querySelector('#queues [data-service=tnmt] .next').textContent.includes('1001')").await;
+    browser
+        .wait_js(
+            "one waiting here",
+            "document.getElementById('waiting-here').textContent === '1'",
+        )
+        .await;
+
+    browser.click("button[data-action=call-next]").await;
+    browser
+        .wait_js(
+            "1001 called",
+            "document.getElementById('cur-number').textContent === '1001'",
+        )
+        .await;
+    let state = server.api_as("kiosk").state().await;
+    let c1 = state.counters.iter().find(|c| c.id == 1).unwrap();
+    assert_eq!(c1.current.as_ref().map(|t| t.number.as_str()), Some("1001"));
+    assert_eq!(c1.staff.as_deref(), Some("lan"));
+
+    browser.click("button[data-action=start]").await;
+    browser
+        .wait_js(
+            "service started",
+            "document.getElementById('cur-meta').textContent.includes('Đang phục vụ')",
+        )
+        .await;
+    browser.screenshot("counter.png").await;
+
+    // Keyboard shortcut H = Hoàn thành.
+    browser
+        .client()
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("h")
+        .await
+        .unwrap();
+    browser
+        .wait_js(
+            "1001 finished",
+            "document.getElementById('served-today').textContent === '1'",
+        )
+        .await;
+    browser
+        .wait_js(
+            "the current ticket cleared",
+            "document.getElementById('cur-number').textContent === '—'",
+        )
+        .await;
+    browser.click("button[data-action=call-next]").await;
+    browser.wait_js("the empty-queue notice", "document.getElementById('notice').textContent.includes('Không có công dân nào đang chờ')").await;
+
+    let state = server.api_as("kiosk").state().await;
+    let tnmt = state.services.iter().find(|s| s.id == "tnmt").unwrap();
+    assert_eq!(tnmt.waiting, 0);
+    assert_eq!(
+        state
+            .counters
+            .iter()
+            .find(|c| c.id == 1)
+            .unwrap()
+            .served_today,
+        1
+    );
+}
+
+/// An admin adds a service and a counter in /admin; the kiosk-facing state shows both at
+/// once. An invalid setting (a duplicate prefix) is refused with a message next to the field
+/// and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_adds_a_service_and_a_counter_live() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start(ServerOptions::new().token("kiosk", Role::Kiosk, None));
+    let base = server.base_url().to_owned();
+    let password = server.admin_password().unwrap().to_owned();
+    server.api_as("kiosk").issue_ticket("tnmt").await;
+
+    browser.login(&base, "/admin", "admin", &password).await;
+    browser
+        .wait_js(
+            "the dashboard",
+            "document.querySelectorAll('#dash-counters tr[data-counter]').length === 9",
+        )
+        .await;
+    browser
+        .wait_js(
+            "one waiting",
+            "document.getElementById('kpi-waiting').textContent === '1'",
+        )
+        .await;
+    browser.screenshot("admin.png").await;
+
+    // A duplicate prefix is refused next to its field.
+    browser.click("button[data-tab=services]").await;
+    browser.click("#add-service").await;
+    browser.fill("[data-field='services[9].id']", "bhxh").await;
+    browser
+        .fill("[data-field='services[9].name']", "Bảo hiểm xã hội")
+        .await;
+    browser.fill("[data-field='services[9].prefix']", "1").await;
+    browser.click("#tab-services .save-config").await;
+    browser.wait_js("the prefix error", "document.querySelector(\"[data-error-for='services[9].prefix']\").textContent.length > 0").await;
+    let invalid = browser
+        .client()
+        .find(Locator::Css("[data-field='services[9].prefix']"))
+        .await
+        .unwrap();
+    assert_eq!(
+        invalid.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let state = server.api_as("kiosk").state().await;
+    assert_eq!(
+        state.services.len(),
+        9,
+        "a refused configuration changes nothing"
+    );
+
+    browser
+        .fill("[data-field='services[9].prefix']", "10")
+        .await;
+    browser.click("#tab-services .save-config").await;
+    browser
+        .wait_js(
+            "the save confirmation",
+            "document.querySelector('#tab-services .config-status').textContent.includes('Đã lưu')",
+        )
+        .await;
+    let state = server.api_as("kiosk").state().await;
+    let added = state
+        .services
+        .iter()
+        .find(|s| s.id == "bhxh")
+        .expect("the new service is live");
+    assert_eq!(added.name, "Bảo hiểm xã hội");
+    assert_eq!(added.prefix, "10");
+
+    browser.click("button[data-tab=counters]").await;
+    browser.click("#add-counter").await;
+    browser
+        .fill("[data-field='counters[9].name']", "Quầy BHXH")
+        .await;
+    browser
+        .fill("[data-field='counters[9].services']", "bhxh")
+        .await;
+    browser.click("#tab-counters .save-config").await;
+    browser
+        .wait_js(
+            "the save confirmation",
+            "document.querySelector('#tab-counters .config-status').textContent.includes('Đã lưu')",
+        )
+        .await;
+    let state = server.api_as("kiosk").state().await;
+    let counter = state
+        .counters
+        .iter()
+        .find(|c| c.id == 10)
+        .expect("the new counter is live");
+    assert_eq!(counter.name, "Quầy BHXH");
+    assert_eq!(counter.services, vec!["bhxh".to_owned()]);
+    let ticket = server.api_as("kiosk").issue_ticket("bhxh").await;
+    assert_eq!(ticket.number, "10001");
+    assert_eq!(
+        state
+            .services
+            .iter()
+            .find(|s| s.id == "tnmt")
+            .unwrap()
+            .waiting,
+        1,
+        "tickets survive a configuration change"
+    );
+}
+
+/// A staff member's session cannot open /admin (403 page) nor call the admin API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_cannot_open_admin() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start(ServerOptions::new());
+    let base = server.base_url().to_owned();
+    create_staff(&server, "binh", "mat-khau-quay-2", &[2]).await;
+
+    browser
+        .login(&base, "/counter", "binh", "mat-khau-quay-2")
+        .await;
+    browser.goto(&format!("{base}/admin")).await;
+    browser
+        .wait_js(
+            "the 403 page",
+            "document.getElementById('forbidden-title') !== null",
+        )
+        .await;
+    assert!(browser.text("body").await.contains("không có quyền"));
+    let status = browser
+        .client()
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/api/v1/admin/users').then((r) => done(r.status), () => done(0));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.as_u64(), Some(403));
+}
