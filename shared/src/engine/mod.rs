@@ -14,7 +14,7 @@
 mod select;
 mod view;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -267,19 +267,23 @@ pub struct Engine {
     queues: Queues,
 }
 
+/// One queue: waiting tickets in issue order, each with whether it claimed priority, so
+/// that calling and positions need not look the tickets up.
+pub(crate) type Queue = BTreeMap<(Timestamp, TicketId), bool>;
+
 /// The waiting tickets in issue order, kept beside `tickets` so that calling, positions and
 /// views look only at who waits where, not at every ticket of the day. Derived state: never
 /// serialized, rebuilt when a snapshot is restored.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Queues {
     /// Waiting tickets any counter serving the service may call.
-    pub(crate) by_service: BTreeMap<ServiceId, BTreeSet<(Timestamp, TicketId)>>,
+    pub(crate) by_service: BTreeMap<ServiceId, Queue>,
     /// Waiting tickets transferred to one named counter.
-    pub(crate) by_counter: BTreeMap<CounterId, BTreeSet<(Timestamp, TicketId)>>,
+    pub(crate) by_counter: BTreeMap<CounterId, Queue>,
 }
 
 impl Queues {
-    fn set_for(&mut self, t: &Ticket) -> &mut BTreeSet<(Timestamp, TicketId)> {
+    fn set_for(&mut self, t: &Ticket) -> &mut Queue {
         match t.for_counter {
             Some(c) => self.by_counter.entry(c).or_default(),
             None => self.by_service.entry(t.service.clone()).or_default(),
@@ -288,7 +292,8 @@ impl Queues {
 
     fn insert(&mut self, t: &Ticket) {
         if t.status == TicketStatus::Waiting {
-            self.set_for(t).insert((t.issued_at, t.id));
+            self.set_for(t)
+                .insert((t.issued_at, t.id), t.priority.is_some());
         }
     }
 
@@ -1150,9 +1155,7 @@ impl Engine {
         for t in self.tickets.values() {
             rebuilt.insert(t);
         }
-        fn nonempty<K: Clone + Ord>(
-            m: &BTreeMap<K, BTreeSet<(Timestamp, TicketId)>>,
-        ) -> BTreeMap<K, BTreeSet<(Timestamp, TicketId)>> {
+        fn nonempty<K: Clone + Ord>(m: &BTreeMap<K, Queue>) -> BTreeMap<K, Queue> {
             m.iter()
                 .filter(|(_, set)| !set.is_empty())
                 .map(|(k, set)| (k.clone(), set.clone()))

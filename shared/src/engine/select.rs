@@ -16,12 +16,22 @@ type Key = (usize, Timestamp, TicketId);
 impl Engine {
     /// Whether `t` counts as priority at `now`: claimed, or escalated by its wait.
     pub(super) fn effective_priority(&self, t: &Ticket, now: Timestamp) -> bool {
-        if t.priority.is_some() {
+        self.counts_as_priority(t.priority.is_some(), t.issued_at, now)
+    }
+
+    /// Whether a ticket issued at `issued_at` counts as priority at `now`.
+    pub(super) fn counts_as_priority(
+        &self,
+        claimed: bool,
+        issued_at: Timestamp,
+        now: Timestamp,
+    ) -> bool {
+        if claimed {
             return true;
         }
         let minutes = self.config.center.priority.escalate_after_min;
         minutes > 0
-            && now.duration_since(t.issued_at) >= SignedDuration::from_mins(i64::from(minutes))
+            && now.duration_since(issued_at) >= SignedDuration::from_mins(i64::from(minutes))
     }
 
     /// The ticket `counter` calls next and whether it is taken as priority.
@@ -48,12 +58,9 @@ impl Engine {
         let mut best_normal: Option<Key> = None;
         for (rank, set) in queues {
             let (mut found_priority, mut found_normal) = (false, false);
-            for &(issued_at, id) in set {
-                let Some(t) = self.tickets.get(&id) else {
-                    continue;
-                };
+            for (&(issued_at, id), &claimed) in set {
                 let key = (rank, issued_at, id);
-                let (slot, found) = if self.effective_priority(t, now) {
+                let (slot, found) = if self.counts_as_priority(claimed, issued_at, now) {
                     (&mut best_priority, &mut found_priority)
                 } else {
                     (&mut best_normal, &mut found_normal)

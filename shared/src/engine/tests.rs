@@ -1239,3 +1239,44 @@ fn apply_refuses_an_event_out_of_sequence() {
     assert!(replayed.apply(&desk.log[0]).is_err());
     assert_eq!(replayed.seq(), 1);
 }
+
+// --- Views --------------------------------------------------------------------------------
+
+/// The service view lists the next tickets in calling order (claimed and escalated priority
+/// first, then by issue time), counts claimed priority, names the oldest wait, and each
+/// waiting ticket's position agrees with that order.
+#[test]
+fn service_view_shows_the_calling_order() {
+    let mut desk = Desk::with(one_queue(PriorityMode::Strict, 1, 30));
+    desk.set(MONDAY, 8, 0);
+    let a1 = desk.issue("a");
+    desk.set(MONDAY, 8, 5);
+    let a2 = desk.issue("a");
+    desk.set(MONDAY, 8, 10);
+    let a3 = desk.issue_as("a", Some(Priority::Elderly));
+    desk.set(MONDAY, 8, 15);
+    let a4 = desk.issue("a");
+    desk.set(MONDAY, 8, 20);
+    let a5 = desk.issue_as("a", Some(Priority::Pregnant));
+    // 08:32: A001 has waited 32 minutes and counts as priority; A002 (27) does not yet.
+    desk.set(MONDAY, 8, 32);
+    let view = desk.engine.state_view(desk.now);
+    let a = &view.services[0];
+    let next: Vec<&str> = a.next.iter().map(|t| t.number.as_str()).collect();
+    assert_eq!(next, ["A001", "A003", "A005", "A002", "A004"]);
+    assert_eq!(a.waiting, 5);
+    assert_eq!(a.waiting_priority, 2);
+    assert_eq!(a.oldest_waiting_since, Some(a1.issued_at));
+    let ahead = |t: &TicketView| desk.engine.ticket_view(t.id, desk.now).ahead;
+    assert_eq!(
+        [ahead(&a1), ahead(&a3), ahead(&a5), ahead(&a2), ahead(&a4)],
+        [0, 1, 2, 3, 4]
+    );
+    // The counter calls in the order the view showed.
+    let called: Vec<String> = (0..5).map(|_| desk.call_number(1)).collect();
+    assert_eq!(called, next);
+    let view = desk.engine.state_view(desk.now);
+    assert_eq!(view.services[0].waiting, 0);
+    assert!(view.services[0].next.is_empty());
+    assert_eq!(view.services[0].oldest_waiting_since, None);
+}

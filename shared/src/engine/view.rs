@@ -1,10 +1,8 @@
 //! Positions, estimates and the read-only views of the state.
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 
-use super::{CounterState, DEFAULT_COUNTER, Engine};
+use super::{CounterState, DEFAULT_COUNTER, Engine, Queue};
 use crate::domain::{CounterId, Ticket, TicketId, TicketRef, TicketStatus};
 use crate::protocol::{CounterView, ServiceView, StateView, TicketView};
 
@@ -12,20 +10,8 @@ use crate::protocol::{CounterView, ServiceView, StateView, TicketView};
 const NEXT_SHOWN: usize = 5;
 
 impl Engine {
-    /// Whether `u` is called before `t` when both wait for the same counters.
-    fn goes_before(&self, u: &Ticket, t: &Ticket, now: Timestamp) -> bool {
-        let (pu, pt) = (
-            self.effective_priority(u, now),
-            self.effective_priority(t, now),
-        );
-        if pu != pt {
-            return pu;
-        }
-        (u.issued_at, u.id) < (t.issued_at, t.id)
-    }
-
     /// The queue a waiting ticket stands in.
-    fn queue_of(&self, t: &Ticket) -> Option<&BTreeSet<(Timestamp, TicketId)>> {
+    fn queue_of(&self, t: &Ticket) -> Option<&Queue> {
         match t.for_counter {
             Some(c) => self.queues.by_counter.get(&c),
             None => self.queues.by_service.get(&t.service),
@@ -37,10 +23,16 @@ impl Engine {
         let Some(queue) = self.queue_of(t) else {
             return 0;
         };
+        // Called before `t`: any priority ticket when `t` is not one, and within the same
+        // class whoever was issued earlier.
+        let mine = (t.issued_at, t.id);
+        let t_priority = self.effective_priority(t, now);
         let n = queue
             .iter()
-            .filter_map(|(_, id)| self.tickets.get(id))
-            .filter(|u| u.id != t.id && self.goes_before(u, t, now))
+            .filter(|&(&key, &claimed)| {
+                let u_priority = self.counts_as_priority(claimed, key.0, now);
+                key != mine && (u_priority && !t_priority || u_priority == t_priority && key < mine)
+            })
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -140,13 +132,13 @@ impl Engine {
     pub fn counter_view(&self, id: CounterId, now: Timestamp) -> CounterView {
         let state = self.counter(id);
         let config = self.config.counter(id);
-        let named = self.queues.by_counter.get(&id).map_or(0, BTreeSet::len);
+        let named = self.queues.by_counter.get(&id).map_or(0, Queue::len);
         let general: usize = config
             .map(|c| {
                 c.services
                     .iter()
                     .filter_map(|s| self.queues.by_service.get(s))
-                    .map(BTreeSet::len)
+                    .map(Queue::len)
                     .sum()
             })
             .unwrap_or(0);
@@ -180,50 +172,76 @@ impl Engine {
             .queues
             .by_counter
             .values()
-            .flatten()
+            .flat_map(|q| q.keys())
             .filter_map(|(_, id)| self.tickets.get(id))
             .collect();
+        let empty = Queue::new();
         let services = self
             .config
             .services
             .iter()
             .map(|s| {
-                let mut queue: Vec<&Ticket> = self
-                    .queues
-                    .by_service
-                    .get(&s.id)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|(_, id)| self.tickets.get(id))
-                    .chain(named.iter().copied().filter(|t| t.service == s.id))
+                let queue = self.queues.by_service.get(&s.id).unwrap_or(&empty);
+                let named_here: Vec<&Ticket> = named
+                    .iter()
+                    .copied()
+                    .filter(|t| t.service == s.id)
                     .collect();
-                queue.sort_by(|a, b| {
-                    let key = |t: &Ticket| (!self.effective_priority(t, now), t.issued_at, t.id);
-                    key(a).cmp(&key(b))
-                });
-                let waiting = u32::try_from(queue.len()).unwrap_or(u32::MAX);
-                let general = queue.iter().filter(|t| t.for_counter.is_none()).count();
+                // One pass in issue order: the first few of each class are the next to be
+                // called; claimed priority is counted on the way.
+                let mut first_priority = Vec::with_capacity(NEXT_SHOWN);
+                let mut first_normal = Vec::with_capacity(NEXT_SHOWN);
+                let mut claimed_count = 0;
+                for (&(issued_at, id), &claimed) in queue {
+                    claimed_count += usize::from(claimed);
+                    let bucket = if self.counts_as_priority(claimed, issued_at, now) {
+                        &mut first_priority
+                    } else {
+                        &mut first_normal
+                    };
+                    if bucket.len() < NEXT_SHOWN {
+                        bucket.push((issued_at, id));
+                    }
+                }
+                let mut next: Vec<(bool, Timestamp, TicketId)> = first_priority
+                    .into_iter()
+                    .map(|(at, id)| (false, at, id))
+                    .chain(first_normal.into_iter().map(|(at, id)| (true, at, id)))
+                    .chain(
+                        named_here
+                            .iter()
+                            .map(|t| (!self.effective_priority(t, now), t.issued_at, t.id)),
+                    )
+                    .collect();
+                next.sort();
+                let oldest = queue
+                    .keys()
+                    .next()
+                    .map(|k| k.0)
+                    .into_iter()
+                    .chain(named_here.iter().map(|t| t.issued_at))
+                    .min();
+                let claimed_named = named_here.iter().filter(|t| t.priority.is_some()).count();
                 ServiceView {
                     id: s.id.clone(),
                     name: s.name.clone(),
                     prefix: s.prefix.clone(),
                     target_wait_min: s.target_wait_min,
-                    waiting,
-                    waiting_priority: u32::try_from(
-                        queue.iter().filter(|t| t.priority.is_some()).count(),
-                    )
-                    .unwrap_or(u32::MAX),
-                    oldest_waiting_since: queue.iter().map(|t| t.issued_at).min(),
+                    waiting: u32::try_from(queue.len() + named_here.len()).unwrap_or(u32::MAX),
+                    waiting_priority: u32::try_from(claimed_count + claimed_named)
+                        .unwrap_or(u32::MAX),
+                    oldest_waiting_since: oldest,
                     estimated_wait_s: self.estimate_s(
                         &s.id,
-                        u32::try_from(general).unwrap_or(u32::MAX),
+                        u32::try_from(queue.len()).unwrap_or(u32::MAX),
                         false,
                     ),
                     open_counters: self.open_counters(&s.id),
-                    next: queue
+                    next: next
                         .iter()
                         .take(NEXT_SHOWN)
-                        .map(|t| TicketRef::from(*t))
+                        .filter_map(|(_, _, id)| self.tickets.get(id))
+                        .map(TicketRef::from)
                         .collect(),
                 }
             })

@@ -122,6 +122,15 @@ async fn run(sizes: &Sizes, quick: bool) {
     for i in 0..20 {
         kiosk.issue_ticket(&format!("s{:02}", i % SERVICES)).await;
     }
+    // The same client's round trip to an endpoint that touches neither engine nor disk.
+    let mut http = Vec::with_capacity(sizes.single);
+    for _ in 0..sizes.single {
+        let t = Instant::now();
+        kiosk.get("/healthz").await.expect_status(200);
+        http.push(t.elapsed());
+    }
+    http.sort();
+    let http_p50_ms = percentile(&http, 0.5);
     let mut lat = Vec::with_capacity(sizes.single);
     for i in 0..sizes.single {
         let t = Instant::now();
@@ -135,6 +144,24 @@ async fn run(sizes: &Sizes, quick: bool) {
     // 64 kiosks at once: group commit shares each flush among every queued request.
     let token = server.token("kiosk");
     let base = server.base_url().to_owned();
+    // Baseline: the same 64 clients on an endpoint that touches neither engine nor disk,
+    // so the figure below can be read against what HTTP alone costs on these two cores.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..sizes.clients {
+        let api = luot_tests::Api::new(&base, Some(&token));
+        let n = sizes.per_client;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..n {
+                api.get("/healthz").await.expect_status(200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let http_per_s_64 = (sizes.clients * sizes.per_client) as f64 / started.elapsed().as_secs_f64();
+
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..sizes.clients {
@@ -162,6 +189,16 @@ async fn run(sizes: &Sizes, quick: bool) {
         (
             "fsync p50 (ms)",
             format!("{fsync_p50_ms:.3}"),
+            String::new(),
+        ),
+        (
+            "HTTP requests/s, 64 clients, /healthz",
+            format!("{http_per_s_64:.0}"),
+            String::new(),
+        ),
+        (
+            "HTTP round trip p50, /healthz (ms)",
+            format!("{http_p50_ms:.3}"),
             String::new(),
         ),
         (
@@ -194,6 +231,8 @@ async fn run(sizes: &Sizes, quick: bool) {
         "quick": quick,
         "fsync_per_s": round(fsync_per_s),
         "fsync_p50_ms": round(fsync_p50_ms),
+        "http_p50_ms": round(http_p50_ms),
+        "http_per_s_64": round(http_per_s_64),
         "issue_p50_ms_1": round(issue_p50_ms_1),
         "issue_p99_ms_1": round(issue_p99_ms_1),
         "issue_per_s_64": round(issue_per_s_64),
