@@ -23,12 +23,12 @@ pub mod error;
 pub mod metrics;
 pub mod pages;
 pub mod reports;
+pub mod serve;
 pub mod store;
 pub mod users;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +54,8 @@ use crate::store::Store;
 const MAX_BODY: usize = 64 * 1024;
 /// Requests handled at once; more get a 503 rather than piling up.
 const MAX_IN_FLIGHT: usize = 2048;
+/// Open HTTP connections (an upgraded WebSocket no longer counts here).
+const MAX_CONNECTIONS: usize = 4096;
 /// Open WebSocket connections (lobby screens, kiosks, consoles, phones).
 const MAX_WEBSOCKETS: usize = 10_000;
 /// How often the engine is told the time, so the day closes even when nobody acts.
@@ -230,24 +232,23 @@ impl Server {
         }
         let ticker = tokio::spawn(engine_task::run_ticker(engine.clone(), TICK));
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (max_connections, max_websockets) = socket_limits();
         let state = AppState {
             engine,
             store: self.store,
             auth,
             metrics,
             shutdown: stop_rx,
-            ws_slots: Arc::new(Semaphore::new(MAX_WEBSOCKETS)),
+            ws_slots: Arc::new(Semaphore::new(max_websockets)),
             request_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         };
-        let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down");
-                let _ = stop_tx.send(true);
-            })
-            .await
-            .context("server failed")?;
+        let metrics = state.metrics.clone();
+        serve::serve(listener, app(state), max_connections, metrics, async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        })
+        .await;
         ticker.abort();
         let _ = ticker.await;
         // Every handle is dropped now; the engine thread drains, snapshots and stops.
@@ -256,6 +257,29 @@ impl Server {
             .ok();
         Ok(())
     }
+}
+
+/// File descriptors kept for the store, logs and the process itself.
+const RESERVED_FDS: u64 = 256;
+
+/// Connection and WebSocket limits that fit in the open-files limit, so the server refuses a
+/// connection cleanly rather than failing to accept or open a file.
+fn socket_limits() -> (usize, usize) {
+    let soft = rlimit::Resource::NOFILE
+        .get()
+        .map_or(1024, |(soft, _)| soft);
+    let budget = usize::try_from(soft.saturating_sub(RESERVED_FDS))
+        .unwrap_or(usize::MAX)
+        .max(64);
+    let websockets = MAX_WEBSOCKETS.min(budget * 3 / 4);
+    let connections = MAX_CONNECTIONS.min(budget - websockets).max(16);
+    tracing::info!(
+        connections,
+        websockets,
+        open_files = soft,
+        "connection limits"
+    );
+    (connections, websockets)
 }
 
 /// Raises the open-files soft limit to the hard limit: each display is a socket, and a

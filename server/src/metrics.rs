@@ -74,6 +74,8 @@ pub struct Metrics {
     pub ws_lag_snapshots: Counter,
     /// Failed logins.
     pub login_failures: Counter,
+    /// Connections closed at once because every connection slot was taken.
+    pub connections_refused: Counter,
 }
 
 impl Metrics {
@@ -172,6 +174,12 @@ impl Metrics {
             "counter",
             "Failed logins.",
             &one(self.login_failures.get()),
+        );
+        metric(
+            "luot_connections_refused_total",
+            "counter",
+            "Connections closed because every connection slot was taken.",
+            &one(self.connections_refused.get()),
         );
         let waiting: Vec<(String, String)> = state
             .services

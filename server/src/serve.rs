@@ -1,0 +1,113 @@
+//! The accept loop: every connection bounded, idle ones closed, graceful stop.
+//!
+//! `axum::serve` sets no header read timeout and no connection limit, so a client that opens
+//! thousands of sockets and sends nothing would hold them forever. Here each connection takes
+//! a slot (none free: it is closed at once, an error to that client rather than an outage for
+//! everyone), and a connection that has not sent a complete request head within
+//! [`HEADER_TIMEOUT`] — a new one, or a keep-alive one between requests — is closed. An
+//! upgraded WebSocket leaves the HTTP layer and is bounded by the WebSocket limits instead.
+//!
+//! Only HTTP/1.1 is spoken: it is what kiosks, screens and browsers on a center's LAN use,
+//! and it lets hyper time the request head from the first byte.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt as _;
+
+use crate::metrics::Metrics;
+
+/// A connection must send a complete request head within this time.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop waits for requests in flight before it abandons their connections.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Pause after an accept error (such as running out of file descriptors), so a persistent
+/// error does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// Largest buffered request head.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Serves `app` on `listener` until `stop` completes, with at most `max_connections` HTTP
+/// connections at once; then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    max_connections: usize,
+    metrics: Arc<Metrics>,
+    stop: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (stopping_tx, stopping) = watch::channel(false);
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD);
+    tokio::pin!(stop);
+    loop {
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            metrics.connections_refused.inc();
+            tracing::warn!(%addr, max_connections, "connection limit reached; closing a new connection");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::extract::Request<_>| {
+                request
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(addr));
+                request
+            });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .with_upgrades();
+        let mut stopping = stopping.clone();
+        tokio::spawn(async move {
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
+                    // Finish the request in flight, if any, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%addr, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = stopping_tx.send(true);
+    // Every connection task holds a slot until it ends: all slots free means all done.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(STOP_GRACE, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {STOP_GRACE:?}; stopping anyway");
+    }
+}
