@@ -319,15 +319,40 @@ impl Writer {
         self.store.flush()?;
         self.metrics
             .observe_commit(recorded.len(), started.elapsed());
-        let day_closed = recorded
+        let closed_days: Vec<jiff::civil::Date> = recorded
             .iter()
-            .any(|r| matches!(r.event, luot_shared::Event::DayClosed { .. }));
-        if day_closed || self.engine.seq() - self.last_snapshot >= SNAPSHOT_EVERY {
+            .filter_map(|r| match r.event {
+                luot_shared::Event::DayClosed { day, .. } => Some(day),
+                _ => None,
+            })
+            .collect();
+        if !closed_days.is_empty() || self.engine.seq() - self.last_snapshot >= SNAPSHOT_EVERY {
             // The snapshot is redundant with the log, so it needs no flush of its own.
             self.store.save_snapshot(&self.engine)?;
             self.last_snapshot = self.engine.seq();
         }
+        if !closed_days.is_empty() {
+            self.roll_up(closed_days);
+        }
         Ok(())
+    }
+
+    /// Reduces closed days to their report roll-ups, off this thread: a report over the year
+    /// then never reads the year's events.
+    fn roll_up(&self, days: Vec<jiff::civil::Date>) {
+        let store = self.store.clone();
+        let config = self.engine.config().clone();
+        let spawned = std::thread::Builder::new().name("luot-rollup".into()).spawn(move || {
+            let Ok(tz) = config.time_zone() else { return };
+            for day in days {
+                if let Err(e) = crate::reports::day_rollup(&store, &config, &tz, day) {
+                    tracing::warn!(%day, error = %e, "day roll-up failed; reports will compute it");
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the roll-up thread; reports will compute it");
+        }
     }
 
     fn engine_last_at(&self) -> Timestamp {

@@ -42,6 +42,7 @@ pub struct Store {
     events: sled::Tree,
     snapshots: sled::Tree,
     days: sled::Tree,
+    rollups: sled::Tree,
     meta: sled::Tree,
     tokens: sled::Tree,
     users: sled::Tree,
@@ -70,6 +71,7 @@ impl Store {
             events: db.open_tree("events")?,
             snapshots: db.open_tree("snapshots")?,
             days: db.open_tree("days")?,
+            rollups: db.open_tree("rollups")?,
             meta: db.open_tree("meta")?,
             tokens: db.open_tree("tokens")?,
             users: db.open_tree("users")?,
@@ -108,6 +110,29 @@ impl Store {
             Some(item) => Ok(Some(decode_seq(&item?.1)?)),
             None => Ok(None),
         }
+    }
+
+    /// First seq of local day `day`, if anything happened that day.
+    pub fn first_seq_of(&self, day: Date) -> Result<Option<u64>> {
+        match self.days.get(day.to_string().as_bytes())? {
+            Some(bytes) => Ok(Some(decode_seq(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored roll-up of a closed day.
+    pub fn rollup_get(&self, day: Date) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .rollups
+            .get(day.to_string().as_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Stores the roll-up of a closed day (derived data: no flush of its own; a lost one is
+    /// computed again).
+    pub fn rollup_put(&self, day: Date, bytes: &[u8]) -> Result<()> {
+        self.rollups.insert(day.to_string().as_bytes(), bytes)?;
+        Ok(())
     }
 
     /// Makes every write so far durable. Blocks on the disk.

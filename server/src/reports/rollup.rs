@@ -1,0 +1,334 @@
+//! Per-day roll-ups of the log: each closed business day is reduced once to mergeable sums
+//! per service, counter, staff member and hour, so a report over a year reads 365 small
+//! records instead of every event of the year.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use luot_shared::{CenterConfig, Event, Recorded, TicketId};
+use serde::{Deserialize, Serialize};
+
+use super::Row;
+use crate::store::{Store, StoreError};
+
+/// One business day reduced to sums.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRollup {
+    /// Sums per service id.
+    pub by_service: BTreeMap<String, Acc>,
+    /// Sums per counter (`"001"`…; `"-"` for tickets never called).
+    pub by_counter: BTreeMap<String, Acc>,
+    /// Sums per staff member (`"-"` for tickets never called).
+    pub by_staff: BTreeMap<String, Acc>,
+    /// Sums per hour of issue (`"08"`…).
+    pub by_hour: BTreeMap<String, Acc>,
+    /// All tickets of the day.
+    pub total: Acc,
+    /// Whether the day's close was seen, so nothing about it can change any more.
+    pub closed: bool,
+}
+
+/// The roll-up of `day`: from the store when it was made before, else computed from the log
+/// (and stored when the day is closed).
+pub fn day_rollup(
+    store: &Store,
+    config: &CenterConfig,
+    tz: &TimeZone,
+    day: Date,
+) -> Result<DayRollup, StoreError> {
+    if let Some(bytes) = store.rollup_get(day)? {
+        match serde_json::from_slice::<DayRollup>(&bytes) {
+            Ok(r) => return Ok(r),
+            Err(e) => tracing::warn!(%day, error = %e, "unreadable roll-up; recomputing"),
+        }
+    }
+    let rollup = compute(store, config, tz, day)?;
+    if rollup.closed {
+        store.rollup_put(day, &serde_json::to_vec(&rollup).unwrap_or_default())?;
+    }
+    Ok(rollup)
+}
+
+/// Reduces one day of the log. The day's tickets live only inside it, but its close is
+/// recorded as the first event after it (at midnight, or when the server next runs).
+fn compute(
+    store: &Store,
+    config: &CenterConfig,
+    tz: &TimeZone,
+    day: Date,
+) -> Result<DayRollup, StoreError> {
+    let mut rollup = DayRollup::default();
+    let Some(start) = store.first_seq_of(day)? else {
+        return Ok(rollup);
+    };
+    let mut tickets: HashMap<TicketId, Facts> = HashMap::new();
+    for rec in store.events_from(start) {
+        let rec = rec?;
+        if rec.at.to_zoned(tz.clone()).date() > day {
+            if let Event::DayClosed { day: closed, .. } = &rec.event
+                && *closed == day
+            {
+                fold(&mut tickets, &rec);
+                rollup.closed = true;
+            } else if !matches!(rec.event, Event::DayClosed { .. }) {
+                // The next day began without a close of this one (it had no tickets open).
+                rollup.closed = true;
+            }
+            break;
+        }
+        if let Event::DayClosed { day: closed, .. } = &rec.event
+            && *closed == day
+        {
+            // Closed at its closing hour, before midnight.
+            rollup.closed = true;
+        }
+        fold(&mut tickets, &rec);
+    }
+    for facts in tickets.values() {
+        if facts.day != Some(day) {
+            continue;
+        }
+        let target = config
+            .service(&facts.service)
+            .map_or(15, |s| s.target_wait_min);
+        let counter = facts
+            .counter
+            .map_or_else(|| "-".to_owned(), |c| format!("{c:03}"));
+        let staff = facts.staff.clone().unwrap_or_else(|| "-".to_owned());
+        let hour = facts.issued_at.map_or(0, |t| t.to_zoned(tz.clone()).hour());
+        rollup
+            .by_service
+            .entry(facts.service.clone())
+            .or_default()
+            .add(facts, target);
+        rollup
+            .by_counter
+            .entry(counter)
+            .or_default()
+            .add(facts, target);
+        rollup.by_staff.entry(staff).or_default().add(facts, target);
+        rollup
+            .by_hour
+            .entry(format!("{hour:02}"))
+            .or_default()
+            .add(facts, target);
+        rollup.total.add(facts, target);
+    }
+    Ok(rollup)
+}
+
+/// What the log says about one ticket.
+#[derive(Debug, Default)]
+struct Facts {
+    issued_at: Option<Timestamp>,
+    day: Option<Date>,
+    service: String,
+    first_call: Option<Timestamp>,
+    start: Option<Timestamp>,
+    last_call: Option<Timestamp>,
+    finish: Option<Timestamp>,
+    counter: Option<u32>,
+    staff: Option<String>,
+    outcome: Outcome,
+    rating: Option<u8>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    #[default]
+    Open,
+    Served,
+    NoShow,
+    Cancelled,
+    Expired,
+}
+
+fn fold(tickets: &mut HashMap<TicketId, Facts>, rec: &Recorded) {
+    let at = rec.at;
+    match &rec.event {
+        Event::TicketIssued { ticket, .. } => {
+            let f = tickets.entry(ticket.id).or_default();
+            f.issued_at = Some(ticket.issued_at);
+            f.day = Some(ticket.day);
+            f.service = ticket.service.clone();
+        }
+        Event::TicketCalled {
+            ticket,
+            counter,
+            staff,
+            ..
+        } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.first_call.get_or_insert(at);
+                f.last_call = Some(at);
+                f.counter = Some(*counter);
+                f.staff = Some(staff.clone());
+                f.outcome = Outcome::Open;
+            }
+        }
+        Event::TicketServing { ticket, .. } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.start = Some(at);
+            }
+        }
+        Event::TicketFinished { ticket, .. } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.finish = Some(at);
+                f.outcome = Outcome::Served;
+            }
+        }
+        Event::TicketNoShow { ticket, .. } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.outcome = Outcome::NoShow;
+            }
+        }
+        Event::TicketReinstated { ticket, .. } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.outcome = Outcome::Open;
+            }
+        }
+        Event::TicketTransferred {
+            ticket, service, ..
+        } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.service = service.clone();
+                f.start = None;
+            }
+        }
+        Event::TicketCancelled { ticket, .. } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.outcome = Outcome::Cancelled;
+            }
+        }
+        Event::TicketRated { ticket, score, .. } => {
+            if let Some(f) = tickets.get_mut(&ticket.id) {
+                f.rating = Some(*score);
+            }
+        }
+        Event::DayClosed { expired, .. } => {
+            for t in expired {
+                if let Some(f) = tickets.get_mut(&t.id)
+                    && f.outcome != Outcome::NoShow
+                {
+                    f.outcome = Outcome::Expired;
+                }
+            }
+        }
+        Event::CenterConfigured { .. }
+        | Event::CounterOpened { .. }
+        | Event::CounterClosed { .. } => {}
+    }
+}
+
+/// Mergeable sums behind one row of figures.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acc {
+    /// Tickets issued.
+    pub issued: u64,
+    served: u64,
+    no_show: u64,
+    cancelled: u64,
+    expired: u64,
+    wait_sum: u64,
+    wait_n: u64,
+    wait_max: u64,
+    within: u64,
+    service_sum: u64,
+    service_n: u64,
+    ratings: u64,
+    rating_sum: u64,
+    satisfied: u64,
+}
+
+fn secs(from: Timestamp, to: Timestamp) -> u64 {
+    u64::try_from(to.duration_since(from).as_secs()).unwrap_or(0)
+}
+
+impl Acc {
+    /// Adds one ticket.
+    fn add(&mut self, f: &Facts, target_min: u32) {
+        self.issued += 1;
+        match f.outcome {
+            Outcome::Served => self.served += 1,
+            Outcome::NoShow => self.no_show += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+            Outcome::Expired => self.expired += 1,
+            Outcome::Open => {}
+        }
+        if let (Some(issued), Some(call)) = (f.issued_at, f.first_call) {
+            let wait = secs(issued, call);
+            self.wait_sum += wait;
+            self.wait_n += 1;
+            self.wait_max = self.wait_max.max(wait);
+            if wait <= u64::from(target_min) * 60 {
+                self.within += 1;
+            }
+        }
+        if f.outcome == Outcome::Served
+            && let (Some(from), Some(finish)) = (f.start.or(f.last_call), f.finish)
+        {
+            self.service_sum += secs(from, finish);
+            self.service_n += 1;
+        }
+        if let Some(score) = f.rating {
+            self.ratings += 1;
+            self.rating_sum += u64::from(score);
+            if score >= 4 {
+                self.satisfied += 1;
+            }
+        }
+    }
+
+    /// Adds another accumulation (of a disjoint set of tickets).
+    pub fn merge(&mut self, other: &Acc) {
+        self.issued += other.issued;
+        self.served += other.served;
+        self.no_show += other.no_show;
+        self.cancelled += other.cancelled;
+        self.expired += other.expired;
+        self.wait_sum += other.wait_sum;
+        self.wait_n += other.wait_n;
+        self.wait_max = self.wait_max.max(other.wait_max);
+        self.within += other.within;
+        self.service_sum += other.service_sum;
+        self.service_n += other.service_n;
+        self.ratings += other.ratings;
+        self.rating_sum += other.rating_sum;
+        self.satisfied += other.satisfied;
+    }
+
+    /// The figures of this accumulation as a report row.
+    pub fn row(&self, key: String, label: String) -> Row {
+        let div = |a: u64, b: u64| a.checked_div(b).unwrap_or(0);
+        let pct = |a: u64, b: u64| {
+            if b == 0 {
+                0.0
+            } else {
+                (a as f64 * 1000.0 / b as f64).round() / 10.0
+            }
+        };
+        Row {
+            key,
+            label,
+            issued: self.issued,
+            called: self.wait_n,
+            served: self.served,
+            no_show: self.no_show,
+            cancelled: self.cancelled,
+            expired: self.expired,
+            avg_wait_s: div(self.wait_sum, self.wait_n),
+            max_wait_s: self.wait_max,
+            within_target_pct: pct(self.within, self.wait_n),
+            avg_service_s: div(self.service_sum, self.service_n),
+            ratings: self.ratings,
+            avg_rating: if self.ratings == 0 {
+                0.0
+            } else {
+                (self.rating_sum as f64 * 100.0 / self.ratings as f64).round() / 100.0
+            },
+            satisfaction_pct: pct(self.satisfied, self.ratings),
+        }
+    }
+}

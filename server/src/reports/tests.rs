@@ -1,0 +1,231 @@
+//! Reports from a log written by the real engine on a virtual clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use jiff::civil::{Date, date};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use luot_shared::engine::Reply;
+use luot_shared::{CenterConfig, Command, Engine, Event};
+
+use super::{GroupBy, build, day_rollup};
+use crate::store::Store;
+
+const STAFF: &str = "lan";
+
+/// A store filled by an engine driven on a virtual clock, as the engine thread would.
+struct History {
+    store: Store,
+    engine: Engine,
+    tz: TimeZone,
+    _dir: tempfile::TempDir,
+}
+
+impl History {
+    fn new() -> History {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut history = History {
+            store,
+            engine: Engine::new(),
+            tz: TimeZone::get("Asia/Ho_Chi_Minh").unwrap(),
+            _dir: dir,
+        };
+        let at = history.at(date(2026, 3, 2), 7, 0);
+        history.run(
+            Command::Configure {
+                config: Box::new(CenterConfig::default()),
+                by: "system".into(),
+            },
+            at,
+        );
+        history
+    }
+
+    fn at(&self, day: Date, h: i8, m: i8) -> Timestamp {
+        day.at(h, m, 0, 0)
+            .to_zoned(self.tz.clone())
+            .unwrap()
+            .timestamp()
+    }
+
+    fn run(&mut self, command: Command, at: Timestamp) -> Option<Reply> {
+        let outcome = self.engine.handle(command, at);
+        self.store.append(&outcome.events).unwrap();
+        for rec in &outcome.events {
+            let day = self.engine.local_date(rec.at);
+            self.store.mark_day(day, rec.seq).unwrap();
+        }
+        outcome.result.ok()
+    }
+
+    /// Issues a ticket of `service` at `h:m`, calls it `wait` minutes later at counter 1 (open
+    /// for all of them), serves it `service_min` minutes, and rates it `score` if given.
+    fn visit(
+        &mut self,
+        day: Date,
+        h: i8,
+        m: i8,
+        service: &str,
+        wait: i64,
+        service_min: i64,
+        score: Option<u8>,
+    ) {
+        let issued = self.at(day, h, m);
+        let Some(Reply::Ticket { ticket, .. }) = self.run(
+            Command::Issue {
+                service: service.into(),
+                priority: None,
+                request_id: None,
+                by: "kiosk".into(),
+            },
+            issued,
+        ) else {
+            panic!("issue refused");
+        };
+        let counter = self
+            .engine
+            .config()
+            .counters
+            .iter()
+            .find(|c| c.services.iter().any(|s| s == service))
+            .unwrap()
+            .id;
+        let called = issued + SignedDuration::from_mins(wait);
+        self.run(
+            Command::Open {
+                counter,
+                staff: STAFF.into(),
+            },
+            called,
+        );
+        self.run(
+            Command::CallNext {
+                counter,
+                staff: STAFF.into(),
+            },
+            called,
+        );
+        self.run(
+            Command::Start {
+                counter,
+                staff: STAFF.into(),
+            },
+            called,
+        );
+        let done = called + SignedDuration::from_mins(service_min);
+        self.run(
+            Command::Finish {
+                counter,
+                staff: STAFF.into(),
+            },
+            done,
+        );
+        if let Some(score) = score {
+            self.run(
+                Command::Rate {
+                    ticket: ticket.id,
+                    score,
+                },
+                done,
+            );
+        }
+    }
+}
+
+/// A closed day's figures come from its roll-up, equal what the log says, and are stored once
+/// the day's close is in the log; a report over several days merges the days.
+#[test]
+fn closed_days_roll_up_and_merge() {
+    let mut h = History::new();
+    let monday = date(2026, 3, 2);
+    let tuesday = date(2026, 3, 3);
+    h.visit(monday, 8, 0, "tnmt", 10, 6, Some(5));
+    h.visit(monday, 8, 30, "tnmt", 20, 4, Some(2));
+    h.visit(monday, 9, 0, "tckh", 5, 10, None);
+    // A ticket still waiting at midnight expires.
+    let late = h.at(monday, 16, 0);
+    h.run(
+        Command::Issue {
+            service: "tnmt".into(),
+            priority: None,
+            request_id: None,
+            by: "kiosk".into(),
+        },
+        late,
+    );
+
+    // Before Tuesday's first command, Monday is not closed: nothing is stored.
+    let open = day_rollup(&h.store, h.engine.config(), &h.tz, monday).unwrap();
+    assert!(!open.closed);
+    assert!(h.store.rollup_get(monday).unwrap().is_none());
+
+    h.visit(tuesday, 8, 0, "tnmt", 30, 8, Some(4));
+    let closed = day_rollup(&h.store, h.engine.config(), &h.tz, monday).unwrap();
+    assert!(closed.closed);
+    assert!(
+        h.store.rollup_get(monday).unwrap().is_some(),
+        "a closed day's roll-up is stored"
+    );
+    assert_eq!(closed.total.issued, 4);
+
+    let config = h.engine.config().clone();
+    let report = build(&h.store, &config, &h.tz, monday, monday, GroupBy::Service).unwrap();
+    let tnmt = report.rows.iter().find(|r| r.key == "tnmt").unwrap();
+    assert_eq!(tnmt.issued, 3);
+    assert_eq!(tnmt.served, 2);
+    assert_eq!(tnmt.expired, 1);
+    assert_eq!(tnmt.called, 2);
+    assert_eq!(tnmt.avg_wait_s, 15 * 60);
+    assert_eq!(tnmt.max_wait_s, 20 * 60);
+    assert_eq!(tnmt.avg_service_s, 5 * 60);
+    assert_eq!(
+        tnmt.within_target_pct, 50.0,
+        "one of two waited within 15 minutes"
+    );
+    assert_eq!(tnmt.ratings, 2);
+    assert_eq!(tnmt.satisfaction_pct, 50.0);
+    assert_eq!(
+        report.rows[0].key, "tnmt",
+        "services come in the center's order"
+    );
+    assert_eq!(report.total.issued, 4);
+
+    let both = build(&h.store, &config, &h.tz, monday, tuesday, GroupBy::Day).unwrap();
+    assert_eq!(both.rows.len(), 2);
+    assert_eq!(both.rows[0].label, "02/03/2026");
+    assert_eq!(both.rows[1].issued, 1);
+    assert_eq!(both.total.issued, 5);
+    assert_eq!(both.total.served, 4);
+
+    let by_hour = build(&h.store, &config, &h.tz, monday, tuesday, GroupBy::Hour).unwrap();
+    let eight = by_hour.rows.iter().find(|r| r.key == "08").unwrap();
+    assert_eq!(
+        eight.issued, 3,
+        "08:00 and 08:30 on Monday, 08:00 on Tuesday"
+    );
+    assert_eq!(eight.label, "08:00–09:00");
+
+    let by_staff = build(&h.store, &config, &h.tz, monday, tuesday, GroupBy::Staff).unwrap();
+    let lan = by_staff.rows.iter().find(|r| r.key == STAFF).unwrap();
+    assert_eq!(lan.served, 4);
+    let never = by_staff.rows.iter().find(|r| r.key == "-").unwrap();
+    assert_eq!(never.issued, 1);
+    assert_eq!(never.label, "Chưa qua quầy");
+
+    // The stored roll-up answers the same as a fresh computation from the log.
+    let cached = build(&h.store, &config, &h.tz, monday, monday, GroupBy::Counter).unwrap();
+    h.store.rollup_put(monday, b"not json").unwrap();
+    let recomputed = build(&h.store, &config, &h.tz, monday, monday, GroupBy::Counter).unwrap();
+    assert_eq!(cached.rows, recomputed.rows);
+    assert!(h.engine.tickets().all(|t| t.day == tuesday));
+    assert!(matches!(
+        h.store
+            .events(1, h.engine.seq(), 10_000)
+            .unwrap()
+            .iter()
+            .filter(|r| matches!(r.event, Event::DayClosed { .. }))
+            .count(),
+        1
+    ));
+}
