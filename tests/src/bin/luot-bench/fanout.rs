@@ -1,0 +1,164 @@
+//! Many lobby displays on WebSockets: how long a call takes to reach all of them, against a
+//! bare broadcast server (axum + tokio-tungstenite, nothing else) with the same message size
+//! and client count in the same process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message as AxumMessage, WebSocket, WebSocketUpgrade};
+use axum::routing::{get, post};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Barrier, broadcast, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long a display may wait for a message before the run fails.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Connected displays: each task reports, for every message matching `wanted`, the instant it
+/// arrived.
+pub(crate) struct Displays {
+    arrivals: mpsc::UnboundedReceiver<Instant>,
+    count: usize,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Displays {
+    /// Connects `count` clients to `url` and waits until each has read its first message
+    /// (the snapshot on the real server; nothing on the bare one, where `first` is false).
+    pub(crate) async fn connect(
+        url: &str,
+        count: usize,
+        first: bool,
+        wanted: &'static str,
+    ) -> Displays {
+        let (tx, arrivals) = mpsc::unbounded_channel();
+        let ready = Arc::new(Barrier::new(count + 1));
+        let mut tasks = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (tx, ready, url) = (tx.clone(), ready.clone(), url.to_owned());
+            tasks.push(tokio::spawn(async move {
+                let (mut ws, _) = loop {
+                    match tokio_tungstenite::connect_async(url.as_str()).await {
+                        Ok(pair) => break pair,
+                        // The listen backlog overflows while thousands connect at once.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    }
+                };
+                if first {
+                    let _ = tokio::time::timeout(WAIT, ws.next()).await;
+                }
+                ready.wait().await;
+                while let Ok(Some(Ok(msg))) = tokio::time::timeout(WAIT * 4, ws.next()).await {
+                    match msg {
+                        Message::Text(text)
+                            if text.as_str().contains(wanted)
+                                && tx.send(Instant::now()).is_err() =>
+                        {
+                            break;
+                        }
+                        Message::Text(_) => {}
+                        Message::Ping(payload) => {
+                            let _ = ws.send(Message::Pong(payload)).await;
+                        }
+                        Message::Close(_) => break,
+                        _ => {}
+                    }
+                }
+            }));
+        }
+        ready.wait().await;
+        Displays {
+            arrivals,
+            count,
+            tasks,
+        }
+    }
+
+    /// Waits until every display has received one more wanted message; returns each one's
+    /// delay after `sent`.
+    pub(crate) async fn round(&mut self, sent: Instant) -> Vec<Duration> {
+        let mut delays = Vec::with_capacity(self.count);
+        while delays.len() < self.count {
+            let at = tokio::time::timeout(WAIT, self.arrivals.recv())
+                .await
+                .expect("every display receives the message")
+                .expect("display tasks run");
+            delays.push(at.saturating_duration_since(sent));
+        }
+        delays
+    }
+
+    /// Disconnects every display.
+    pub(crate) fn close(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The bare broadcast server: `GET /ws` subscribes, `POST /send` broadcasts one message.
+pub(crate) struct BareServer {
+    /// Its `ws://` URL.
+    pub(crate) ws_url: String,
+    /// Its `POST /send` URL.
+    pub(crate) send_url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BareServer {
+    /// Starts it on a free port; every send carries `message`.
+    pub(crate) async fn start(message: String) -> BareServer {
+        let (tx, _) = broadcast::channel::<Arc<str>>(1024);
+        let state = (tx, Arc::<str>::from(message));
+        let app = Router::new()
+            .route("/ws", get(subscribe))
+            .route("/send", post(send))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        BareServer {
+            ws_url: format!("ws://{addr}/ws"),
+            send_url: format!("http://{addr}/send"),
+            task,
+        }
+    }
+
+    /// Stops it.
+    pub(crate) fn stop(self) {
+        self.task.abort();
+    }
+}
+
+type BareState = (broadcast::Sender<Arc<str>>, Arc<str>);
+
+async fn subscribe(
+    State((tx, _)): State<BareState>,
+    upgrade: WebSocketUpgrade,
+) -> axum::response::Response {
+    let rx = tx.subscribe();
+    upgrade.on_upgrade(move |socket| forward(socket, rx))
+}
+
+async fn forward(mut socket: WebSocket, mut rx: broadcast::Receiver<Arc<str>>) {
+    while let Ok(text) = rx.recv().await {
+        if socket
+            .send(AxumMessage::Text(text.as_ref().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+async fn send(State((tx, message)): State<BareState>) -> &'static str {
+    let _ = tx.send(message);
+    "sent"
+}
