@@ -59,13 +59,12 @@ impl History {
         outcome.result.ok()
     }
 
-    /// Issues a ticket of `service` at `h:m`, calls it `wait` minutes later at counter 1 (open
-    /// for all of them), serves it `service_min` minutes, and rates it `score` if given.
+    /// Issues a ticket of `service` at `(h, m)`, calls it `wait` minutes later at the
+    /// service's counter, serves it `service_min` minutes, and rates it `score` if given.
     fn visit(
         &mut self,
         day: Date,
-        h: i8,
-        m: i8,
+        (h, m): (i8, i8),
         service: &str,
         wait: i64,
         service_min: i64,
@@ -140,9 +139,9 @@ fn closed_days_roll_up_and_merge() {
     let mut h = History::new();
     let monday = date(2026, 3, 2);
     let tuesday = date(2026, 3, 3);
-    h.visit(monday, 8, 0, "tnmt", 10, 6, Some(5));
-    h.visit(monday, 8, 30, "tnmt", 20, 4, Some(2));
-    h.visit(monday, 9, 0, "tckh", 5, 10, None);
+    h.visit(monday, (8, 0), "tnmt", 10, 6, Some(5));
+    h.visit(monday, (8, 30), "tnmt", 20, 4, Some(2));
+    h.visit(monday, (9, 0), "tckh", 5, 10, None);
     // A ticket still waiting at midnight expires.
     let late = h.at(monday, 16, 0);
     h.run(
@@ -160,7 +159,7 @@ fn closed_days_roll_up_and_merge() {
     assert!(!open.closed);
     assert!(h.store.rollup_get(monday).unwrap().is_none());
 
-    h.visit(tuesday, 8, 0, "tnmt", 30, 8, Some(4));
+    h.visit(tuesday, (8, 0), "tnmt", 30, 8, Some(4));
     let closed = day_rollup(&h.store, h.engine.config(), &h.tz, monday).unwrap();
     assert!(closed.closed);
     assert!(
