@@ -87,14 +87,14 @@ async fn rate(
     Json(req): Json<RatingRequest>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Kiosk, Role::Staff])?;
-    let reply = app
-        .engine
-        .command(Command::Rate {
+    ticket_command(
+        &app,
+        Command::Rate {
             ticket: id,
             score: req.score,
-        })
-        .await?;
-    Ok(Json(ticket_of(reply)?))
+        },
+    )
+    .await
 }
 
 async fn cancel(
@@ -103,14 +103,14 @@ async fn cancel(
     Path(id): Path<TicketId>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Staff])?;
-    let reply = app
-        .engine
-        .command(Command::Cancel {
+    ticket_command(
+        &app,
+        Command::Cancel {
             ticket: id,
             staff: who.name,
-        })
-        .await?;
-    Ok(Json(ticket_of(reply)?))
+        },
+    )
+    .await
 }
 
 async fn reinstate(
@@ -119,13 +119,19 @@ async fn reinstate(
     Path(id): Path<TicketId>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Staff])?;
-    let reply = app
-        .engine
-        .command(Command::Reinstate {
+    ticket_command(
+        &app,
+        Command::Reinstate {
             ticket: id,
             staff: who.name,
-        })
-        .await?;
+        },
+    )
+    .await
+}
+
+/// Runs a command that answers with a ticket.
+async fn ticket_command(app: &AppState, command: Command) -> Result<Json<TicketView>> {
+    let reply = app.engine.command(command).await?;
     Ok(Json(ticket_of(reply)?))
 }
 

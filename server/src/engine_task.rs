@@ -172,6 +172,7 @@ pub fn spawn(engine: Engine, store: Store, metrics: Arc<Metrics>) -> (EngineHand
         publisher,
         events: events.clone(),
         last_snapshot: 0,
+        marked_day: None,
     };
     let thread = std::thread::Builder::new()
         .name("luot-engine".into())
@@ -201,6 +202,8 @@ struct Writer {
     publisher: watch::Sender<Arc<Published>>,
     events: broadcast::Sender<Frame>,
     last_snapshot: u64,
+    /// The last day written to the day index, so it is written once a day, not per batch.
+    marked_day: Option<jiff::civil::Date>,
 }
 
 enum Answer {
@@ -308,12 +311,11 @@ impl Writer {
     fn persist(&mut self, recorded: &[Recorded]) -> Result<(), StoreError> {
         let started = Instant::now();
         self.store.append(recorded)?;
-        let mut day = None;
         for rec in recorded {
             let d = self.engine.local_date(rec.at);
-            if day != Some(d) {
+            if self.marked_day != Some(d) {
                 self.store.mark_day(d, rec.seq)?;
-                day = Some(d);
+                self.marked_day = Some(d);
             }
         }
         self.store.flush()?;
