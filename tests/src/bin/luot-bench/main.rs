@@ -160,6 +160,21 @@ where
     (clients * n) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// `luot_commit_seconds` sum and count from `/metrics`.
+async fn commit_totals(api: &Api) -> (f64, f64) {
+    let text = api.get("/metrics").await.expect_status(200).body;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("luot_commit_seconds_sum "),
+        value("luot_commit_seconds_count "),
+    )
+}
+
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -215,12 +230,17 @@ async fn run(sizes: &Sizes, quick: bool) {
     }
     http.sort();
     let http_p50_ms = percentile(&http, 0.5);
+    let commits_before = commit_totals(&kiosk).await;
     let mut lat = Vec::with_capacity(sizes.single);
     for i in 0..sizes.single {
         let t = Instant::now();
         kiosk.issue_ticket(&format!("s{:02}", i % SERVICES)).await;
         lat.push(t.elapsed());
     }
+    let commits_after = commit_totals(&kiosk).await;
+    // The server's own measure of append + flush (sled) per group commit in that phase.
+    let commit_mean_ms_1 = (commits_after.0 - commits_before.0) * 1000.0
+        / (commits_after.1 - commits_before.1).max(1.0);
     lat.sort();
     let issue_p50_ms_1 = percentile(&lat, 0.5);
     let issue_p99_ms_1 = percentile(&lat, 0.99);
@@ -349,6 +369,11 @@ async fn run(sizes: &Sizes, quick: bool) {
             String::new(),
         ),
         (
+            "  of which append + flush in sled (mean ms)",
+            format!("{commit_mean_ms_1:.3}"),
+            format!("{:.2}× fsync p50", commit_mean_ms_1 / fsync_p50_ms),
+        ),
+        (
             "issues/s, 64 kiosks",
             format!("{issue_per_s_64:.0}"),
             format!(
@@ -408,6 +433,7 @@ async fn run(sizes: &Sizes, quick: bool) {
         "http_per_s_64": round(http_per_s_64),
         "issue_p50_ms_1": round(issue_p50_ms_1),
         "issue_p99_ms_1": round(issue_p99_ms_1),
+        "commit_mean_ms_1": round(commit_mean_ms_1),
         "issue_per_s_64": round(issue_per_s_64),
         "issue_p50_vs_fsync_p50": round(issue_p50_ms_1 / fsync_p50_ms),
         "issue_rate_64_vs_fsync_rate": round(issue_per_s_64 / fsync_per_s),
