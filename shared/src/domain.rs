@@ -376,6 +376,19 @@ impl CenterConfig {
                 "must be after center.open",
             ));
         }
+        // 00:00 as an end would stop the day before it starts; leaving the field out means
+        // midnight.
+        for (field, value) in [
+            ("center.issue_until", c.issue_until),
+            ("center.close", c.close),
+        ] {
+            if value == Some(Time::midnight()) {
+                return Err(ConfigError::new(
+                    field,
+                    "00:00 would stop the day before it starts; leave it out for midnight",
+                ));
+            }
+        }
         if let (Some(a), Some(b)) = (c.issue_until.or(c.open), c.close)
             && b < a
         {

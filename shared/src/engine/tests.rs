@@ -1280,3 +1280,18 @@ fn service_view_shows_the_calling_order() {
     assert!(view.services[0].next.is_empty());
     assert_eq!(view.services[0].oldest_waiting_since, None);
 }
+
+/// An end of issuing or of the day at 00:00 is refused: it would stop every day before it
+/// starts.
+#[test]
+fn midnight_as_an_end_is_refused() {
+    for field in ["issue_until", "close"] {
+        let mut config = CenterConfig::default();
+        match field {
+            "issue_until" => config.center.issue_until = Some(jiff::civil::Time::midnight()),
+            _ => config.center.close = Some(jiff::civil::Time::midnight()),
+        }
+        let error = config.validate().expect_err("midnight end refused");
+        assert_eq!(error.field, format!("center.{field}"));
+    }
+}
