@@ -19,7 +19,7 @@ Luot.words({
     services_col: "Lĩnh vực phục vụ (theo thứ tự)", mode: "Cách gọi", mode_oldest: "Chờ lâu nhất trước",
     mode_service_order: "Theo thứ tự lĩnh vực", status: "Trạng thái", staff: "Nhân viên", ticket: "Số",
     elapsed: "Thời gian", waiting_col: "Đang chờ", longest: "Chờ lâu nhất", estimate: "Ước tính",
-    open_state: "Mở", closed_state: "Nghỉ", center_name: "Tên trung tâm", timezone: "Múi giờ",
+    open_state: "Mở", closed_state: "Nghỉ", center_name: "Tên trung tâm", ticker: "Dòng chữ chạy trên màn hình", timezone: "Múi giờ",
     open_at: "Giờ bắt đầu cấp số", issue_until: "Ngừng cấp số lúc", close_at: "Giờ kết thúc ngày",
     priority_mode: "Chính sách ưu tiên", strict: "Ưu tiên tuyệt đối", interleave: "Xen kẽ",
     interleave_n: "Số lượt ưu tiên trước 1 lượt thường", escalate: "Chờ quá (phút) thì coi như ưu tiên (0: tắt)",
@@ -46,7 +46,7 @@ Luot.words({
     target: "Target wait (min)", service_min: "Expected service (min)", services_col: "Services served (in order)",
     mode: "Calling mode", mode_oldest: "Oldest first", mode_service_order: "Service order", status: "Status",
     staff: "Staff", ticket: "Ticket", elapsed: "Elapsed", waiting_col: "Waiting", longest: "Longest wait",
-    estimate: "Estimate", open_state: "Open", closed_state: "Paused", center_name: "Center name", timezone: "Time zone",
+    estimate: "Estimate", open_state: "Open", closed_state: "Paused", center_name: "Center name", ticker: "Screen ticker line", timezone: "Time zone",
     open_at: "Issuing starts", issue_until: "Issuing stops", close_at: "Day closes", priority_mode: "Priority policy",
     strict: "Strict", interleave: "Interleave", interleave_n: "Priority calls before one normal",
     escalate: "Wait (min) after which a ticket counts as priority (0: off)", role: "Role", counters: "Counters",
@@ -147,6 +147,7 @@ Luot.words({
       ...row("open_at", input("center.open", timeValue(c.open), { type: "time" }), "center.open"),
       ...row("issue_until", input("center.issue_until", timeValue(c.issue_until), { type: "time" }), "center.issue_until"),
       ...row("close_at", input("center.close", timeValue(c.close), { type: "time" }), "center.close"),
+      ...row("ticker", input("center.ticker", c.ticker || "", { maxlength: 300 }), "center.ticker"),
       ...row("priority_mode", modeSel, "center.priority.mode"),
       ...row("interleave_n", input("center.priority.interleave", p.interleave, { type: "number", min: 1 }), "center.priority.interleave"),
       ...row("escalate", input("center.priority.escalate_after_min", p.escalate_after_min, { type: "number", min: 0 }), "center.priority.escalate_after_min"));
@@ -192,6 +193,7 @@ Luot.words({
     c.open = time("center.open");
     c.issue_until = time("center.issue_until");
     c.close = time("center.close");
+    c.ticker = (value("center.ticker") || "").trim() || undefined;
     c.priority = { mode: value("center.priority.mode"), interleave: num("center.priority.interleave"),
       escalate_after_min: num("center.priority.escalate_after_min") };
     config.services = config.services.map((s, i) => ({

@@ -210,6 +210,9 @@ pub struct CenterSettings {
     /// Priority policy.
     #[serde(default)]
     pub priority: PriorityPolicy,
+    /// A line the lobby screens scroll (opening hours, a notice); none: no ticker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
 }
 
 fn default_center_name() -> String {
@@ -229,6 +232,7 @@ impl Default for CenterSettings {
             issue_until: None,
             close: None,
             priority: PriorityPolicy::default(),
+            ticker: None,
         }
     }
 }
@@ -367,6 +371,9 @@ impl CenterConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let c = &self.center;
         check_text("center.name", &c.name)?;
+        if let Some(ticker) = &c.ticker {
+            check_long_text("center.ticker", ticker, MAX_TICKER)?;
+        }
         self.time_zone()?;
         if let (Some(a), Some(b)) = (c.open, c.issue_until)
             && b <= a
@@ -505,13 +512,25 @@ impl CenterConfig {
 }
 
 fn check_text(field: &str, value: &str) -> Result<(), ConfigError> {
-    if value.trim().is_empty() {
-        return Err(ConfigError::new(field, "must not be empty"));
+    check_long_text(field, value, MAX_TEXT)
+}
+
+/// Longest ticker line.
+const MAX_TICKER: usize = 300;
+
+/// A name or line people read: not empty, not only invisible characters, at most `max`
+/// characters, no control or bidi-override characters (they reorder what screens show).
+fn check_long_text(field: &str, value: &str, max: usize) -> Result<(), ConfigError> {
+    if value.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(ConfigError::new(field, "must contain visible characters"));
     }
-    if value.chars().count() > MAX_TEXT {
+    if value.chars().count() > max {
+        return Err(ConfigError::new(field, format!("at most {max} characters")));
+    }
+    if value.chars().any(is_bidi_control) {
         return Err(ConfigError::new(
             field,
-            format!("at most {MAX_TEXT} characters"),
+            "must not contain bidirectional control characters",
         ));
     }
     if value.chars().any(char::is_control) {
@@ -621,4 +640,23 @@ impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Characters that take no space on screen: zero-width spaces and joiners, the word joiner,
+/// the byte-order mark, soft hyphen, invisible operators, bidi marks and controls.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
+            | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+    ) || is_bidi_control(c)
+}
+
+/// Bidirectional embedding, override and isolate controls, and the directional marks.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
 }

@@ -298,6 +298,9 @@ pub struct StateView {
     pub counters: Vec<CounterView>,
     /// Latest calls, newest first.
     pub recent_calls: Vec<RecentCall>,
+    /// The line the admin set for lobby screens to scroll, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticker: Option<String>,
 }
 
 /// Messages from the server on `/ws`.

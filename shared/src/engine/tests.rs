@@ -1091,12 +1091,24 @@ fn invalid_configuration_is_refused_and_changes_nothing() {
     unknown_zone.center.timezone = "Asia/Atlantis".into();
     let mut unknown_service = CenterConfig::default();
     unknown_service.counters[0].services = vec!["thue".into()];
+    let mut invisible_center = CenterConfig::default();
+    invisible_center.center.name = "\u{200B}\u{200D}\u{FEFF}".into();
+    let mut bidi_service = CenterConfig::default();
+    bidi_service.services[2].name = "\u{202E}\u{2066}".into();
+    let mut override_counter = CenterConfig::default();
+    override_counter.counters[0].name = "Quầy \u{202E}1".into();
+    let mut long_ticker = CenterConfig::default();
+    long_ticker.center.ticker = Some("x".repeat(301));
 
     for (config, field) in [
         (duplicate_prefix, "services[1].prefix"),
         (empty_counter, "counters[0].services"),
         (unknown_zone, "center.timezone"),
         (unknown_service, "counters[0].services"),
+        (invisible_center, "center.name"),
+        (bidi_service, "services[2].name"),
+        (override_counter, "counters[0].name"),
+        (long_ticker, "center.ticker"),
     ] {
         match desk.refuse(configure(config)) {
             DomainError::Config(e) => assert_eq!(e.field, field),

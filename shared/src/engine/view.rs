@@ -263,6 +263,7 @@ impl Engine {
             services,
             counters,
             recent_calls: self.recent_calls.iter().cloned().collect(),
+            ticker: self.config.center.ticker.clone(),
         }
     }
 }
