@@ -58,7 +58,7 @@ async fn login(
 
 async fn logout(State(app): State<AppState>, who: Principal) -> Result<Response> {
     if let Some(session) = &who.session {
-        app.auth.logout(session)?;
+        app.auth.logout(session).await?;
     }
     let expire = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -144,7 +144,8 @@ async fn create_token(
             )));
         }
     }
-    let (token, record) = auth::create_token(&app.store, req.role, req.counter, req.label)?;
+    let (token, key, record) = auth::new_token(req.role, req.counter, req.label);
+    app.auth.writer().put(Table::Tokens, &key, &record).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })).into_response())
 }
 
@@ -174,7 +175,8 @@ async fn revoke_token(
         .into_iter()
         .find(|(_, t)| t.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("no token {id:?}")))?;
-    app.store.remove(Table::Tokens, &key)?;
+    app.auth.revoke_token(&key).await?;
+    tracing::info!(token = %id, by = %who.name, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 

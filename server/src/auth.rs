@@ -5,11 +5,14 @@
 //! are argon2. A browser session travels in an HttpOnly, SameSite=Strict cookie and every
 //! state-changing request made with it must carry the session's CSRF token in
 //! `X-CSRF-Token`. Bearer tokens are not sent by browsers on their own, so they need none.
+//!
+//! Taking access away takes it away: a revoked token, a logged-out or expired session, a
+//! disabled account or a reset password stops working on the next request, and every open
+//! WebSocket re-checks its credential as soon as anything is revoked ([`Auth::revocations`]).
+//! Credential writes go through the [`CredentialWriter`] thread, never an async worker.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -24,22 +27,21 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use tokio::sync::watch;
+
 use crate::AppState;
+use crate::credentials::{self, CredentialWriter};
 use crate::error::ApiError;
-use crate::store::{Store, StoreError, Table};
+use crate::login::{LoginLimiter, PasswordPool};
+use crate::metrics::Metrics;
+use crate::store::{CredentialOp, Store, StoreError, Table};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "luot_session";
 /// How long a browser session lasts: one working day.
 pub const SESSION_SECS: i64 = 12 * 3600;
-/// Failed logins allowed per user name, and per client address, in one window.
-const MAX_FAILURES_PER_USER: u32 = 5;
-const MAX_FAILURES_PER_ADDR: u32 = 20;
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Most browser sessions kept at once (a center has tens of staff).
 const MAX_SESSIONS: usize = 2000;
-/// Bound on the limiter's memory.
-const MAX_LIMITER_KEYS: usize = 10_000;
 
 /// A device or script token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +87,16 @@ pub struct SessionRecord {
     pub expires_at: Timestamp,
 }
 
+/// What a caller presented, by its stored hash: what a WebSocket re-checks when something
+/// is revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A device or script token.
+    Token(String),
+    /// A browser session.
+    Session(String),
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -99,7 +111,14 @@ pub struct Principal {
     pub session: Option<String>,
     /// The session's CSRF token, for a browser session.
     pub csrf: Option<String>,
+    /// What it presented.
+    pub credential: Credential,
 }
+
+/// A principal the request guard already resolved from the request's credentials, so the
+/// extractor does not look it up twice.
+#[derive(Debug, Clone)]
+pub struct Resolved(pub Principal);
 
 impl Principal {
     /// Refuses unless the role is one of `roles` (admins pass everywhere).
@@ -135,40 +154,25 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let auth = &state.auth;
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .ok_or_else(|| {
-                    ApiError::Unauthorized("Authorization must be 'Bearer <token>'".into())
-                })?;
-            return auth.principal_for_token(token.trim());
-        }
-        if let Some(session) = cookie(parts, SESSION_COOKIE) {
-            let (principal, record) = auth.principal_for_session(&session)?;
-            if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-                let sent = parts
-                    .headers
-                    .get("x-csrf-token")
-                    .and_then(|v| v.to_str().ok());
-                if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), record.csrf.as_bytes())) {
-                    return Err(ApiError::Forbidden(
-                        "missing or wrong X-CSRF-Token header".into(),
-                    ));
-                }
-            }
-            return Ok(principal);
-        }
-        if parts.uri.path() == "/ws"
-            && let Some(token) = query_param(parts.uri.query().unwrap_or(""), "token")
+        let principal = match parts.extensions.get::<Resolved>() {
+            Some(Resolved(principal)) => principal.clone(),
+            None => state.auth.resolve(parts)?,
+        };
+        if let Credential::Session(_) = principal.credential
+            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
         {
-            return auth.principal_for_token(&token);
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok());
+            let expected = principal.csrf.as_deref().unwrap_or_default();
+            if !sent.is_some_and(|s| constant_time_eq(s.as_bytes(), expected.as_bytes())) {
+                return Err(ApiError::Forbidden(
+                    "missing or wrong X-CSRF-Token header".into(),
+                ));
+            }
         }
-        Err(ApiError::Unauthorized(
-            "credentials required: a Bearer token or a session".into(),
-        ))
+        Ok(principal)
     }
 }
 
@@ -209,7 +213,8 @@ pub fn random_hex(n: usize) -> String {
     hex(&bytes)
 }
 
-fn hash_secret(secret: &str) -> String {
+/// The stored form of a token or session id.
+pub fn hash_secret(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
@@ -233,13 +238,12 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
-/// Creates a token and returns it; only its hash is kept.
-pub fn create_token(
-    store: &Store,
+/// A new token: the token itself (shown once), the key it is stored under, and its record.
+pub fn new_token(
     role: Role,
     counter: Option<CounterId>,
     label: Option<String>,
-) -> Result<(String, TokenRecord), StoreError> {
+) -> (String, String, TokenRecord) {
     let token = format!("lt_{}", random_hex(24));
     let id = random_hex(4);
     let record = TokenRecord {
@@ -249,7 +253,20 @@ pub fn create_token(
         counter,
         created_at: Timestamp::now(),
     };
-    store.put(Table::Tokens, &hash_secret(&token), &record)?;
+    let key = hash_secret(&token);
+    (token, key, record)
+}
+
+/// Creates a token on a stopped server's store (the CLI) and returns it; only its hash is
+/// kept.
+pub fn create_token(
+    store: &Store,
+    role: Role,
+    counter: Option<CounterId>,
+    label: Option<String>,
+) -> Result<(String, TokenRecord), StoreError> {
+    let (token, key, record) = new_token(role, counter, label);
+    store.put(Table::Tokens, &key, &record)?;
     Ok((token, record))
 }
 
@@ -287,31 +304,95 @@ pub fn random_password() -> String {
 /// Authentication state shared by handlers.
 pub struct Auth {
     store: Store,
-    limiter: Mutex<HashMap<String, (u32, Instant)>>,
+    writer: CredentialWriter,
+    passwords: PasswordPool,
+    limiter: LoginLimiter,
+    /// Bumped whenever a credential is taken away; WebSockets re-check theirs.
+    revoked: watch::Sender<u64>,
     track_key: Vec<u8>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
 
 impl Auth {
-    /// Loads (or creates) the track key from the store.
-    pub fn new(store: Store) -> Result<Auth, StoreError> {
+    /// Loads (or creates) the track key from the store and starts the credential writer and
+    /// the password checkers.
+    pub fn new(store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Auth> {
         let track_key = store.meta_or_init("track_key", || {
             let mut k = vec![0u8; 32];
             rand::rng().fill_bytes(&mut k);
             k
         })?;
+        // Made now, at start, rather than by the first login of an unknown name.
+        dummy_hash();
         Ok(Auth {
+            writer: CredentialWriter::start(store.clone(), metrics)?,
+            passwords: PasswordPool::start()?,
             store,
-            limiter: Mutex::new(HashMap::new()),
+            limiter: LoginLimiter::default(),
+            revoked: watch::channel(0).0,
             track_key,
         })
     }
 
-    fn principal_for_token(&self, token: &str) -> Result<Principal, ApiError> {
+    /// The credential writer, for handlers that change credentials.
+    pub fn writer(&self) -> &CredentialWriter {
+        &self.writer
+    }
+
+    /// The password checkers, for handlers that hash or verify passwords.
+    pub fn passwords(&self) -> &PasswordPool {
+        &self.passwords
+    }
+
+    /// Changes whenever a credential is taken away.
+    pub fn revocations(&self) -> watch::Receiver<u64> {
+        self.revoked.subscribe()
+    }
+
+    /// Tells every WebSocket to re-check its credential.
+    pub fn note_revocation(&self) {
+        self.revoked.send_modify(|n| *n += 1);
+    }
+
+    /// The principal of a request's credentials: a Bearer token, the session cookie, or (on
+    /// `/ws` only) `?token=`.
+    pub fn resolve(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("Authorization must be 'Bearer <token>'".into())
+                })?;
+            return self.check(&Credential::Token(hash_secret(token.trim())));
+        }
+        if let Some(session) = cookie(parts, SESSION_COOKIE) {
+            return self.check(&Credential::Session(hash_secret(&session)));
+        }
+        if parts.uri.path() == "/ws"
+            && let Some(token) = query_param(parts.uri.query().unwrap_or(""), "token")
+        {
+            return self.check(&Credential::Token(hash_secret(&token)));
+        }
+        Err(ApiError::Unauthorized(
+            "credentials required: a Bearer token or a session".into(),
+        ))
+    }
+
+    /// The principal a credential stands for now, or why it no longer works.
+    pub fn check(&self, credential: &Credential) -> Result<Principal, ApiError> {
+        match credential {
+            Credential::Token(key) => self.principal_for_token(key),
+            Credential::Session(key) => self.principal_for_session(key),
+        }
+    }
+
+    fn principal_for_token(&self, key: &str) -> Result<Principal, ApiError> {
         let record: TokenRecord = self
             .store
-            .get(Table::Tokens, &hash_secret(token))?
+            .get(Table::Tokens, key)?
             .ok_or_else(|| ApiError::Unauthorized("unknown or revoked token".into()))?;
         Ok(Principal {
             name: record.label,
@@ -319,15 +400,15 @@ impl Auth {
             counters: record.counter.map(|c| vec![c]),
             session: None,
             csrf: None,
+            credential: Credential::Token(key.to_owned()),
         })
     }
 
-    fn principal_for_session(&self, session: &str) -> Result<(Principal, SessionRecord), ApiError> {
-        let key = hash_secret(session);
-        let expired = || ApiError::Unauthorized("session expired; log in again".into());
-        let record: SessionRecord = self.store.get(Table::Sessions, &key)?.ok_or_else(expired)?;
+    fn principal_for_session(&self, key: &str) -> Result<Principal, ApiError> {
+        let expired = || ApiError::Unauthorized("session ended; log in again".into());
+        let record: SessionRecord = self.store.get(Table::Sessions, key)?.ok_or_else(expired)?;
         if record.expires_at <= Timestamp::now() {
-            self.store.remove(Table::Sessions, &key)?;
+            credentials::spawn_best_effort(&self.writer, Table::Sessions, vec![key.to_owned()]);
             return Err(expired());
         }
         let user: UserRecord = self
@@ -335,25 +416,29 @@ impl Auth {
             .get(Table::Users, &record.username)?
             .filter(|u: &UserRecord| !u.disabled)
             .ok_or_else(|| ApiError::Unauthorized("account disabled".into()))?;
-        let principal = Principal {
-            name: record.username.clone(),
+        Ok(Principal {
+            name: record.username,
             role: user.role,
             counters: (user.role != Role::Admin).then_some(user.counters),
-            session: Some(key),
-            csrf: Some(record.csrf.clone()),
-        };
-        Ok((principal, record))
+            session: Some(key.to_owned()),
+            csrf: Some(record.csrf),
+            credential: Credential::Session(key.to_owned()),
+        })
     }
 
     /// Checks a login; on success creates a session and returns (session id, record, user).
+    ///
+    /// The attempt is counted before the password is checked (see [`crate::login`]).
     pub async fn login(
         &self,
         addr: IpAddr,
         username: &str,
         password: &str,
     ) -> Result<(String, SessionRecord, UserRecord), ApiError> {
-        let keys = [format!("user:{username}"), format!("addr:{addr}")];
-        self.check_limit(&keys)?;
+        let attempt = self.limiter.begin(username, addr)?;
+        if attempt.slowed {
+            tokio::time::sleep(crate::login::SLOW_DOWN).await;
+        }
         let user: Option<UserRecord> = if username.len() <= 64 {
             self.store.get(Table::Users, username)?
         } else {
@@ -361,107 +446,92 @@ impl Auth {
         };
         // Verify against a real hash even for unknown users so timing does not tell which
         // names exist.
-        let phc = user.as_ref().map(|u| u.password_hash.clone());
-        let password = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            let ok = verify_password(&password, phc.as_deref().unwrap_or_else(|| dummy_hash()));
-            ok && phc.is_some()
-        })
-        .await
-        .map_err(|_| ApiError::Internal)?;
+        let phc = user
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+        let ok = self.passwords.verify(password.to_owned(), phc).await? && user.is_some();
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             _ => {
-                self.note_failure(&keys);
+                attempt.failed();
                 return Err(ApiError::Unauthorized("wrong user name or password".into()));
             }
         };
-        self.clear_failures(&keys[0]);
+        attempt.succeeded();
         let session = random_hex(24);
         let record = SessionRecord {
             username: username.to_owned(),
             csrf: random_hex(16),
             expires_at: Timestamp::now() + jiff::SignedDuration::from_secs(SESSION_SECS),
         };
-        self.purge_sessions()?;
-        self.store
-            .put(Table::Sessions, &hash_secret(&session), &record)?;
+        let mut ops = self.stale_sessions()?;
+        ops.push(credentials::put(
+            Table::Sessions,
+            &hash_secret(&session),
+            &record,
+        ));
+        self.writer.write(ops).await?;
         Ok((session, record, user))
     }
 
-    /// Drops expired sessions, and the oldest ones past [`MAX_SESSIONS`], so the table stays
-    /// bounded however often people log in without logging out.
-    fn purge_sessions(&self) -> Result<(), StoreError> {
+    /// Removals of expired sessions, and of the oldest ones past [`MAX_SESSIONS`], so the
+    /// table stays bounded however often people log in without logging out.
+    fn stale_sessions(&self) -> Result<Vec<CredentialOp>, StoreError> {
         let now = Timestamp::now();
+        let mut stale = Vec::new();
         let mut live = Vec::new();
         for (key, record) in self.store.list::<SessionRecord>(Table::Sessions)? {
             if record.expires_at <= now {
-                self.store.remove(Table::Sessions, &key)?;
+                stale.push(key);
             } else {
                 live.push((record.expires_at, key));
             }
         }
         if live.len() >= MAX_SESSIONS {
             live.sort();
-            for (_, key) in &live[..=live.len() - MAX_SESSIONS] {
-                self.store.remove(Table::Sessions, key)?;
-            }
+            stale.extend(live.drain(..=live.len() - MAX_SESSIONS).map(|(_, key)| key));
         }
-        Ok(())
+        Ok(stale
+            .into_iter()
+            .map(|key| CredentialOp::Remove {
+                table: Table::Sessions,
+                key,
+            })
+            .collect())
     }
 
     /// Ends a session.
-    pub fn logout(&self, session_hash: &str) -> Result<(), ApiError> {
-        self.store.remove(Table::Sessions, session_hash)?;
+    pub async fn logout(&self, session_hash: &str) -> Result<(), ApiError> {
+        self.writer
+            .remove(Table::Sessions, &[session_hash.to_owned()])
+            .await?;
+        self.note_revocation();
         Ok(())
     }
 
-    fn check_limit(&self, keys: &[String; 2]) -> Result<(), ApiError> {
-        let map = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, max) in keys
-            .iter()
-            .zip([MAX_FAILURES_PER_USER, MAX_FAILURES_PER_ADDR])
-        {
-            if let Some((n, since)) = map.get(key)
-                && *n >= max
-                && since.elapsed() < FAILURE_WINDOW
-            {
-                let wait = FAILURE_WINDOW
-                    .saturating_sub(since.elapsed())
-                    .as_secs()
-                    .max(1);
-                return Err(ApiError::TooManyRequests(wait));
-            }
-        }
+    /// Ends every session of `username` except `keep`; how many ended.
+    pub async fn end_sessions_of(
+        &self,
+        username: &str,
+        keep: Option<&str>,
+    ) -> Result<usize, ApiError> {
+        let keys: Vec<String> = self
+            .store
+            .list::<SessionRecord>(Table::Sessions)?
+            .into_iter()
+            .filter(|(key, s)| s.username == username && Some(key.as_str()) != keep)
+            .map(|(key, _)| key)
+            .collect();
+        let ended = self.writer.remove(Table::Sessions, &keys).await?;
+        self.note_revocation();
+        Ok(ended)
+    }
+
+    /// Revokes the token stored under `key`.
+    pub async fn revoke_token(&self, key: &str) -> Result<(), ApiError> {
+        self.writer.remove(Table::Tokens, &[key.to_owned()]).await?;
+        self.note_revocation();
         Ok(())
-    }
-
-    fn note_failure(&self, keys: &[String; 2]) {
-        let mut map = self.limiter.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_LIMITER_KEYS {
-            map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-            if map.len() >= MAX_LIMITER_KEYS {
-                // Still full of fresh entries: forget the oldest half rather than grow.
-                let mut ages: Vec<Instant> = map.values().map(|(_, s)| *s).collect();
-                ages.sort();
-                let cut = ages[ages.len() / 2];
-                map.retain(|_, (_, since)| *since > cut);
-            }
-        }
-        for key in keys {
-            let entry = map.entry(key.clone()).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= FAILURE_WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
-    fn clear_failures(&self, key: &str) {
-        self.limiter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
     }
 
     /// The secret that follows ticket `id` at `/t/{track}`: its id and a keyed MAC of it.

@@ -36,6 +36,12 @@ pub enum ApiError {
     /// Temporarily unable to serve.
     #[error("{0}")]
     Unavailable(String),
+    /// Too much is going on right now (e.g. password checks); retry in a second.
+    #[error("{0}")]
+    Busy(String),
+    /// The request body did not arrive within the deadline.
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
     /// Something failed inside; the cause is logged, not shown.
     #[error("internal error")]
     Internal,
@@ -66,7 +72,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Bad(status, _, _) => *status,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +87,8 @@ impl ApiError {
             ApiError::Bad(_, code, _) => code,
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Busy(_) => "busy",
+            ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::Internal => "internal",
         }
     }
@@ -108,10 +117,20 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status_code(), axum::Json(self.body())).into_response();
-        if let ApiError::TooManyRequests(secs) = self
+        let retry_after = match self {
+            ApiError::TooManyRequests(secs) => Some(secs),
+            ApiError::Busy(_) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if matches!(self, ApiError::BodyTimeout(_)) {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

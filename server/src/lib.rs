@@ -18,8 +18,10 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod credentials;
 pub mod engine_task;
 pub mod error;
+pub mod login;
 pub mod metrics;
 pub mod pages;
 pub mod reports;
@@ -35,6 +37,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -52,8 +55,15 @@ use crate::store::Store;
 
 /// Largest request body (the biggest is a whole center configuration).
 const MAX_BODY: usize = 64 * 1024;
-/// Requests handled at once; more get a 503 rather than piling up.
+/// Requests handled at once from callers with valid credentials (kiosks, consoles, screens,
+/// admins); more get a 503 rather than piling up.
 const MAX_IN_FLIGHT: usize = 2048;
+/// Requests handled at once from everyone else (logins, pages, wrong credentials). Kept
+/// apart so that no amount of anonymous traffic takes the slots the center runs on.
+const MAX_PUBLIC_IN_FLIGHT: usize = 256;
+/// A request body must arrive whole within this time (bodies are at most 64 KiB: on a LAN
+/// that takes milliseconds). A client that announces a body and stalls is answered 408.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 /// Open HTTP connections (an upgraded WebSocket no longer counts here).
 const MAX_CONNECTIONS: usize = 4096;
 /// Open WebSocket connections (lobby screens, kiosks, consoles, phones).
@@ -76,8 +86,10 @@ pub struct AppState {
     pub shutdown: watch::Receiver<bool>,
     /// Free WebSocket slots.
     pub ws_slots: Arc<Semaphore>,
-    /// Free request slots.
+    /// Free request slots for callers with valid credentials.
     pub request_slots: Arc<Semaphore>,
+    /// Free request slots for everyone else.
+    pub public_slots: Arc<Semaphore>,
 }
 
 /// The whole application: every module's routes, limits and JSON fallbacks.
@@ -104,15 +116,76 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Bounds the requests in flight and counts responses.
+/// Bounds the requests in flight — callers with valid credentials and everyone else in
+/// separate pools —, reads the body whole within [`BODY_DEADLINE`], and counts responses.
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = app.request_slots.try_acquire() else {
+    if request.uri().path() == "/healthz" {
+        // Answers from memory without a body: no slot needed, so it always answers.
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let resolved = app.auth.resolve(&parts).ok();
+    let pool = match &resolved {
+        Some(_) => &app.request_slots,
+        None => &app.public_slots,
+    };
+    let Ok(_permit) = pool.try_acquire() else {
         app.metrics.http_5xx.inc();
         return ApiError::Unavailable("the server is busy; try again".into()).into_response();
     };
-    let response = next.run(request).await;
+    if let Some(principal) = resolved {
+        if let Some(connection) = parts.extensions.get::<serve::Connection>() {
+            connection.prove();
+        }
+        parts.extensions.insert(auth::Resolved(principal));
+    }
+    let body = match read_body(&parts, body).await {
+        Ok(body) => body,
+        Err(e) => {
+            let response = e.into_response();
+            app.metrics.observe_status(response.status().as_u16());
+            return response;
+        }
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
     app.metrics.observe_status(response.status().as_u16());
     response
+}
+
+/// The request's body, read whole within [`BODY_DEADLINE`] and at most [`MAX_BODY`] long, so a
+/// handler never waits on a client; a request without a body passes as it is.
+async fn read_body(parts: &axum::http::request::Parts, body: Body) -> Result<Body, ApiError> {
+    let headers = &parts.headers;
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = headers.contains_key(header::TRANSFER_ENCODING);
+    let too_large = || {
+        ApiError::Bad(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body is too large (at most {MAX_BODY} bytes)"),
+        )
+    };
+    match length {
+        Some(n) if n > MAX_BODY as u64 => return Err(too_large()),
+        Some(0) | None if !chunked => return Ok(body),
+        _ => {}
+    }
+    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    let collected = tokio::time::timeout(BODY_DEADLINE, http_body_util::BodyExt::collect(limited))
+        .await
+        .map_err(|_| ApiError::BodyTimeout(BODY_DEADLINE.as_secs()))?;
+    match collected {
+        Ok(collected) => Ok(Body::from(collected.to_bytes())),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::Bad(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!("the request body cannot be read: {e}"),
+        )),
+    }
 }
 
 async fn metrics(State(app): State<AppState>) -> Response {
@@ -200,7 +273,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics = Arc::new(Metrics::default());
-        let auth = Arc::new(Auth::new(self.store.clone())?);
+        let auth = Arc::new(Auth::new(self.store.clone(), metrics.clone())?);
         let fresh = self.engine.seq() == 0;
         let (engine, thread) = engine_task::spawn(self.engine, self.store.clone(), metrics.clone());
         let applied = self.store.meta_get(CENTER_FILE_DIGEST)?;
@@ -241,6 +314,7 @@ impl Server {
             shutdown: stop_rx,
             ws_slots: Arc::new(Semaphore::new(max_websockets)),
             request_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            public_slots: Arc::new(Semaphore::new(MAX_PUBLIC_IN_FLIGHT)),
         };
         let metrics = state.metrics.clone();
         serve::serve(listener, app(state), max_connections, metrics, async move {

@@ -76,6 +76,12 @@ pub struct Metrics {
     pub login_failures: Counter,
     /// Connections closed at once because every connection slot was taken.
     pub connections_refused: Counter,
+    /// Unproven connections closed to make room for new ones.
+    pub connections_evicted: Counter,
+    /// Flushes of the credential writer (one per batch of credential writes).
+    pub credential_commits: Counter,
+    /// Credential write requests made durable.
+    pub credential_writes: Counter,
 }
 
 impl Metrics {
@@ -180,6 +186,24 @@ impl Metrics {
             "counter",
             "Connections closed because every connection slot was taken.",
             &one(self.connections_refused.get()),
+        );
+        metric(
+            "luot_connections_evicted_total",
+            "counter",
+            "Connections without valid credentials closed to make room for new ones.",
+            &one(self.connections_evicted.get()),
+        );
+        metric(
+            "luot_credential_commits_total",
+            "counter",
+            "Flushes of credential writes (one per batch).",
+            &one(self.credential_commits.get()),
+        );
+        metric(
+            "luot_credential_writes_total",
+            "counter",
+            "Credential writes (tokens, accounts, sessions) made durable.",
+            &one(self.credential_writes.get()),
         );
         let waiting: Vec<(String, String)> = state
             .services

@@ -7,12 +7,19 @@
 //! [`HEADER_TIMEOUT`] — a new one, or a keep-alive one between requests — is closed. An
 //! upgraded WebSocket leaves the HTTP layer and is bounded by the WebSocket limits instead.
 //!
+//! Connections that have not yet sent a request with valid credentials are *unproven*. At
+//! most half the slots may be unproven: past that, and whenever every slot is taken, a new
+//! connection closes the oldest unproven one. However many connections anonymous clients open
+//! and hold, a kiosk, console or screen gets a connection, and once it has shown its
+//! credentials nothing can take it away.
+//!
 //! Only HTTP/1.1 is spoken: it is what kiosks, screens and browsers on a center's LAN use,
 //! and it lets hyper time the request head from the first byte.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -21,7 +28,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tower::ServiceExt as _;
 
 use crate::metrics::Metrics;
@@ -35,6 +42,48 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Largest buffered request head.
 const MAX_HEAD: usize = 64 * 1024;
+/// How long a new connection waits for the slot of a connection it closed.
+const EVICT_WAIT: Duration = Duration::from_millis(100);
+
+/// Connections that have not yet shown valid credentials, oldest first, with the signal that
+/// closes each.
+#[derive(Default)]
+struct Unproven {
+    next_id: u64,
+    open: BTreeMap<u64, Arc<Notify>>,
+}
+
+impl Unproven {
+    /// Closes the oldest unproven connection; false if there is none.
+    fn evict_oldest(&mut self) -> bool {
+        match self.open.pop_first() {
+            Some((_, close)) => {
+                close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The connection a request came on; the request guard marks it proven once a request on it
+/// carried valid credentials.
+#[derive(Clone)]
+pub struct Connection {
+    id: u64,
+    unproven: Arc<Mutex<Unproven>>,
+}
+
+impl Connection {
+    /// This connection showed valid credentials: it is never closed to make room.
+    pub fn prove(&self) {
+        lock(&self.unproven).open.remove(&self.id);
+    }
+}
+
+fn lock(unproven: &Mutex<Unproven>) -> std::sync::MutexGuard<'_, Unproven> {
+    unproven.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Serves `app` on `listener` until `stop` completes, with at most `max_connections` HTTP
 /// connections at once; then lets requests in flight finish.
@@ -46,6 +95,8 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(max_connections));
+    let max_unproven = (max_connections / 2).max(1);
+    let unproven = Arc::new(Mutex::new(Unproven::default()));
     let (stopping_tx, stopping) = watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
@@ -65,19 +116,51 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            metrics.connections_refused.inc();
-            tracing::warn!(%addr, max_connections, "connection limit reached; closing a new connection");
-            drop(stream);
-            continue;
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // Every slot is taken: make room by closing the oldest unproven connection.
+                let evicted = lock(&unproven).evict_oldest();
+                let waited = if evicted {
+                    metrics.connections_evicted.inc();
+                    tokio::time::timeout(EVICT_WAIT, slots.clone().acquire_owned())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                } else {
+                    None
+                };
+                let Some(permit) = waited else {
+                    metrics.connections_refused.inc();
+                    tracing::warn!(%addr, max_connections, "connection limit reached; closing a new connection");
+                    drop(stream);
+                    continue;
+                };
+                permit
+            }
+        };
+        let close = Arc::new(Notify::new());
+        let connection_handle = {
+            let mut open = lock(&unproven);
+            while open.open.len() >= max_unproven && open.evict_oldest() {
+                metrics.connections_evicted.inc();
+            }
+            let id = open.next_id;
+            open.next_id += 1;
+            open.open.insert(id, close.clone());
+            Connection {
+                id,
+                unproven: unproven.clone(),
+            }
         };
         let _ = stream.set_nodelay(true);
+        let tag = connection_handle.clone();
         let service = app
             .clone()
             .map_request(move |mut request: axum::extract::Request<_>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(addr));
+                let extensions = request.extensions_mut();
+                extensions.insert(ConnectInfo::<SocketAddr>(addr));
+                extensions.insert(tag.clone());
                 request
             });
         let connection = builder
@@ -88,6 +171,10 @@ pub async fn serve(
             tokio::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
+                () = close.notified() => {
+                    tracing::debug!(%addr, "unproven connection closed to make room");
+                    Ok(())
+                }
                 _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
                     // Finish the request in flight, if any, then close.
                     connection.as_mut().graceful_shutdown();
@@ -97,6 +184,7 @@ pub async fn serve(
             if let Err(e) = result {
                 tracing::debug!(%addr, error = %e, "connection ended with an error");
             }
+            connection_handle.prove();
             drop(permit);
         });
     }

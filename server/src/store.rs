@@ -291,6 +291,60 @@ impl Store {
     pub fn count(&self, table: Table) -> usize {
         self.table(table).len()
     }
+
+    /// Encodes a credential record the way the store keeps it, for a [`CredentialOp`].
+    pub fn encode_credential<T: Serialize>(value: &T) -> Vec<u8> {
+        encode(value)
+    }
+
+    /// Applies one credential write without making it durable: the credential writer applies
+    /// a batch of them and then calls [`Store::flush`] once. For `PutNew` and `Remove`, whether
+    /// it took effect.
+    pub fn apply_credential(&self, op: &CredentialOp) -> Result<bool> {
+        Ok(match op {
+            CredentialOp::Put { table, key, value } => {
+                self.table(*table).insert(key.as_str(), value.as_slice())?;
+                true
+            }
+            CredentialOp::PutNew { table, key, value } => self
+                .table(*table)
+                .compare_and_swap(key.as_str(), None as Option<&[u8]>, Some(value.as_slice()))?
+                .is_ok(),
+            CredentialOp::Remove { table, key } => {
+                self.table(*table).remove(key.as_str())?.is_some()
+            }
+        })
+    }
+}
+
+/// A write to a credentials table, made durable by the credential writer.
+#[derive(Debug, Clone)]
+pub enum CredentialOp {
+    /// Insert or replace.
+    Put {
+        /// Table.
+        table: Table,
+        /// Key.
+        key: String,
+        /// Encoded record ([`Store::encode_credential`]).
+        value: Vec<u8>,
+    },
+    /// Insert only if the key is free.
+    PutNew {
+        /// Table.
+        table: Table,
+        /// Key.
+        key: String,
+        /// Encoded record ([`Store::encode_credential`]).
+        value: Vec<u8>,
+    },
+    /// Remove.
+    Remove {
+        /// Table.
+        table: Table,
+        /// Key.
+        key: String,
+    },
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

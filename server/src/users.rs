@@ -12,7 +12,7 @@ use luot_shared::protocol::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::{self, Principal, UserRecord};
+use crate::auth::{Principal, UserRecord};
 use crate::error::{ApiError, Json, Path, Result};
 use crate::store::Table;
 
@@ -88,10 +88,8 @@ fn check_counters(app: &AppState, counters: &[CounterId]) -> Result<()> {
     Ok(())
 }
 
-async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::Internal)?
+async fn hash(app: &AppState, password: String) -> Result<String> {
+    app.auth.passwords().hash(password).await
 }
 
 async fn list(State(app): State<AppState>, who: Principal) -> Result<Json<Vec<UserView>>> {
@@ -141,13 +139,18 @@ async fn create(
         ));
     }
     let record = UserRecord {
-        password_hash: hash(req.password).await?,
+        password_hash: hash(&app, req.password).await?,
         role: req.role,
         counters: req.counters,
         disabled: false,
         created_at: Timestamp::now(),
     };
-    if !app.store.put_new(Table::Users, &name, &record)? {
+    if !app
+        .auth
+        .writer()
+        .put_new(Table::Users, &name, &record)
+        .await?
+    {
         return Err(ApiError::Bad(
             StatusCode::CONFLICT,
             "user_exists",
@@ -200,8 +203,11 @@ async fn update(
             "you cannot disable or demote your own account".into(),
         ));
     }
+    // A new password or a disabled account ends the account's sessions: whoever held the
+    // old password is out.
+    let ends_sessions = change.password.is_some() || change.disabled == Some(true);
     if let Some(p) = change.password {
-        record.password_hash = hash(p).await?;
+        record.password_hash = hash(&app, p).await?;
     }
     if let Some(role) = change.role {
         record.role = role;
@@ -212,7 +218,17 @@ async fn update(
     if let Some(disabled) = change.disabled {
         record.disabled = disabled;
     }
-    app.store.put(Table::Users, &username, &record)?;
+    app.auth
+        .writer()
+        .put(Table::Users, &username, &record)
+        .await?;
+    if ends_sessions {
+        let ended = app.auth.end_sessions_of(&username, None).await?;
+        tracing::info!(user = %username, sessions = ended, "sessions ended");
+    } else {
+        // A role or counter change applies to open WebSockets too.
+        app.auth.note_revocation();
+    }
     tracing::info!(user = %username, by = %who.name, "account changed");
     Ok(Json(view(username, record)))
 }
@@ -239,14 +255,22 @@ async fn change_password(
         .store
         .get(Table::Users, &who.name)?
         .ok_or_else(|| ApiError::Unauthorized("account not found".into()))?;
-    let (phc, old) = (record.password_hash.clone(), req.old);
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&old, &phc))
-        .await
-        .map_err(|_| ApiError::Internal)?;
+    let ok = app
+        .auth
+        .passwords()
+        .verify(req.old, record.password_hash.clone())
+        .await?;
     if !ok {
         return Err(ApiError::Forbidden("the current password is wrong".into()));
     }
-    record.password_hash = hash(req.new).await?;
-    app.store.put(Table::Users, &who.name, &record)?;
+    record.password_hash = hash(&app, req.new).await?;
+    app.auth
+        .writer()
+        .put(Table::Users, &who.name, &record)
+        .await?;
+    // Every other session of the account ends; this one goes on.
+    app.auth
+        .end_sessions_of(&who.name, who.session.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,6 +6,13 @@
 //! that falls behind the broadcast buffer gets a fresh snapshot rather than silence. The server
 //! pings; a peer silent for too long, or one that does not read what it is sent, is dropped.
 //! On shutdown each connection sends `Close` itself.
+//!
+//! A connection re-checks its credential whenever any credential is revoked, and at every
+//! ping: a revoked token, an ended session or a disabled account gets `Close` with code
+//! [`CLOSE_REVOKED`] and the reason, within moments. A WebSocket opened with the session
+//! cookie must come from a page of this server (`Origin` = `Host`): browsers send cookies
+//! with cross-site WebSocket handshakes, so without this any web page a staff member opens
+//! could follow the stream.
 
 use std::time::Duration;
 
@@ -13,7 +20,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use luot_shared::protocol::{ClientMessage, ErrorDetail, ServerMessage};
@@ -23,7 +30,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, timeout};
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
 use crate::error::{ApiError, Query, Result};
 
 /// Largest text message a client may send (they only send pings).
@@ -39,6 +46,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// thousands of them.
 const BUFFER: usize = 4096;
 
+/// Close code when the connection's credential was taken away (revoked token, ended session,
+/// disabled account). Clients show it and do not retry at once.
+pub const CLOSE_REVOKED: u16 = 4401;
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
@@ -52,14 +63,35 @@ struct WsParams {
     token: Option<String>,
 }
 
+/// Whether the request's `Origin` names this server (the `Host` it was sent to).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
 async fn upgrade(
     State(app): State<AppState>,
-    _who: Principal,
+    who: Principal,
+    headers: HeaderMap,
     Query(params): Query<WsParams>,
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
     let upgrade = upgrade
         .map_err(|e| ApiError::Bad(StatusCode::BAD_REQUEST, "not_websocket", e.body_text()))?;
+    if let Credential::Session(_) = who.credential
+        && !same_origin(&headers)
+    {
+        return Err(ApiError::Forbidden(
+            "a WebSocket with the session cookie must come from this server's own pages".into(),
+        ));
+    }
     let permit = app
         .ws_slots
         .clone()
@@ -73,7 +105,7 @@ async fn upgrade(
         .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| async move {
             app.metrics.ws_connections.inc();
-            if let Err(e) = serve(socket, &app, params.since, permit).await {
+            if let Err(e) = serve(socket, &app, params.since, who.credential, permit).await {
                 tracing::debug!(reason = e, "websocket closed");
             }
             app.metrics.ws_connections.dec();
@@ -144,10 +176,18 @@ async fn serve(
     mut socket: WebSocket,
     app: &AppState,
     since: Option<u64>,
+    credential: Credential,
     _permit: OwnedSemaphorePermit,
 ) -> std::result::Result<(), &'static str> {
     let mut events = app.engine.subscribe();
     let mut shutdown = app.shutdown.clone();
+    let mut revocations = app.auth.revocations();
+    let revoked = |app: &AppState| match app.auth.check(&credential) {
+        Ok(_) => None,
+        Err(ApiError::Unauthorized(_)) => Some("credentials revoked"),
+        // A store failure is not a revocation: keep serving.
+        Err(_) => None,
+    };
     if *shutdown.borrow_and_update() {
         close(&mut socket, close_code::AWAY, "server shutting down").await;
         return Ok(());
@@ -204,7 +244,17 @@ async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 }
             }
+            Ok(()) = revocations.changed() => {
+                if let Some(reason) = revoked(app) {
+                    close(&mut socket, CLOSE_REVOKED, reason).await;
+                    return Err("credential revoked");
+                }
+            }
             _ = ping.tick() => {
+                if let Some(reason) = revoked(app) {
+                    close(&mut socket, CLOSE_REVOKED, reason).await;
+                    return Err("credential revoked");
+                }
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     close(&mut socket, close_code::AWAY, "no answer to pings").await;
                     return Err("peer silent");

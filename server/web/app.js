@@ -53,6 +53,19 @@ const Luot = {
   },
   extra: { vi: {}, en: {} },
 
+  /**
+   * Where a login may send the browser next: a path on this server, or null. Browsers read
+   * "\\" as "/" and ignore tabs and newlines in URLs, so "/\\evil.com" would leave the site:
+   * resolve it as the browser would and keep it only if it stays on this origin.
+   */
+  safeNext(next) {
+    if (!next || !next.startsWith("/")) return null;
+    let url;
+    try { url = new URL(next, location.origin); } catch (e) { return null; }
+    if (url.origin !== location.origin) return null;
+    return url.pathname + url.search + url.hash;
+  },
+
   /** Adds page-specific words. */
   words(more) {
     for (const lang of ["vi", "en"]) Object.assign(Luot.extra[lang], more[lang] || {});
@@ -204,8 +217,7 @@ if (document.body && document.body.dataset.page === "login") {
     error.textContent = "";
     try {
       const r = await Luot.login(form.username.value.trim(), form.password.value);
-      const safeNext = next && next.startsWith("/") && !next.startsWith("//") ? next : null;
-      location.href = safeNext || (r.role === "admin" ? "/admin" : "/counter");
+      location.href = Luot.safeNext(next) || (r.role === "admin" ? "/admin" : "/counter");
     } catch (e) {
       error.textContent = e.status === 401 ? Luot.t("login_failed") : e.message;
       button.disabled = false;
