@@ -465,3 +465,32 @@ async fn staff_cannot_open_admin() {
         .unwrap();
     assert_eq!(status.as_u64(), Some(403));
 }
+
+/// The login page's `next` never leaves the site: paths a browser reads as another host
+/// (`/\evil`, `/<tab>/evil`, `//evil`) send the user to the console instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_redirect_stays_on_the_site() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start(ServerOptions::new());
+    let base = server.base_url().to_owned();
+    create_staff(&server, "chi", "mat-khau-quay-3", &[3]).await;
+    for next in [
+        "/%5Cevil.example/x",
+        "/%09/evil.example/x",
+        "//evil.example/x",
+    ] {
+        browser.login(&base, next, "chi", "mat-khau-quay-3").await;
+        let at = browser
+            .client()
+            .execute("return location.origin + location.pathname;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            at.as_str(),
+            Some(format!("{base}/counter").as_str()),
+            "next={next}"
+        );
+    }
+}
