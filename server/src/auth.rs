@@ -12,7 +12,7 @@
 //! Credential writes go through the [`CredentialWriter`] thread, never an async worker.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -323,8 +323,6 @@ impl Auth {
             rand::rng().fill_bytes(&mut k);
             k
         })?;
-        // Made now, at start, rather than by the first login of an unknown name.
-        dummy_hash();
         Ok(Auth {
             writer: CredentialWriter::start(store.clone(), metrics)?,
             passwords: PasswordPool::start()?,
@@ -444,11 +442,9 @@ impl Auth {
         } else {
             None
         };
-        // Verify against a real hash even for unknown users so timing does not tell which
-        // names exist.
-        let phc = user
-            .as_ref()
-            .map_or_else(|| dummy_hash().to_owned(), |u| u.password_hash.clone());
+        // An unknown name is checked against a real hash too (the checker's own), so timing
+        // does not tell which names exist.
+        let phc = user.as_ref().map(|u| u.password_hash.clone());
         let ok = self.passwords.verify(password.to_owned(), phc).await? && user.is_some();
         let user = match user {
             Some(u) if ok && !u.disabled => u,
@@ -554,11 +550,4 @@ impl Auth {
         mac.update(&id.to_be_bytes());
         mac.finalize().into_bytes().to_vec()
     }
-}
-
-/// An argon2 hash of a random password, verified against for unknown user names so that a
-/// wrong name costs as much time as a wrong password.
-fn dummy_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| hash_password(&random_password()).unwrap_or_default())
 }

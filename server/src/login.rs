@@ -159,8 +159,15 @@ impl Drop for Attempt<'_> {
 
 /// Work for a checker thread.
 enum Work {
-    Verify { password: String, phc: String },
-    Hash { password: String },
+    /// `phc: None` is an unknown user name: checked against the checker's own hash of a
+    /// random password, so it costs the same time.
+    Verify {
+        password: String,
+        phc: Option<String>,
+    },
+    Hash {
+        password: String,
+    },
 }
 
 enum Done {
@@ -202,6 +209,7 @@ impl PasswordPool {
                         let Ok(job) = job else { break };
                         let done = match job.work {
                             Work::Verify { password, phc } => {
+                                let phc = phc.unwrap_or_else(|| checker.dummy());
                                 Done::Verified(checker.verify(&password, &phc))
                             }
                             Work::Hash { password } => Done::Hashed(checker.hash(&password)),
@@ -233,8 +241,9 @@ impl PasswordPool {
         rx.await.map_err(|_| ApiError::Internal)
     }
 
-    /// Checks a password against an argon2 PHC string.
-    pub async fn verify(&self, password: String, phc: String) -> Result<bool, ApiError> {
+    /// Checks a password against an argon2 PHC string (`None`: an unknown user name, which
+    /// takes as long and is never right).
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool, ApiError> {
         match self.run(Work::Verify { password, phc }).await? {
             Done::Verified(ok) => Ok(ok),
             Done::Hashed(_) => Err(ApiError::Internal),
@@ -255,9 +264,18 @@ impl PasswordPool {
 #[derive(Default)]
 struct Checker {
     memory: Vec<Block>,
+    /// A hash of a random password, for unknown user names.
+    dummy: Option<String>,
 }
 
 impl Checker {
+    fn dummy(&mut self) -> String {
+        if self.dummy.is_none() {
+            self.dummy = self.hash(&crate::auth::random_password()).ok();
+        }
+        self.dummy.clone().unwrap_or_default()
+    }
+
     fn blocks(&mut self, params: &Params) -> &mut [Block] {
         let n = params.block_count();
         if self.memory.len() < n {

@@ -258,7 +258,7 @@ async fn change_password(
     let ok = app
         .auth
         .passwords()
-        .verify(req.old, record.password_hash.clone())
+        .verify(req.old, Some(record.password_hash.clone()))
         .await?;
     if !ok {
         return Err(ApiError::Forbidden("the current password is wrong".into()));

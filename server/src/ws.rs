@@ -14,6 +14,8 @@
 //! with cross-site WebSocket handshakes, so without this any web page a staff member opens
 //! could follow the stream.
 
+use std::future::Future as _;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::Router;
@@ -112,12 +114,22 @@ async fn upgrade(
         }))
 }
 
+/// Sends a message; a peer that does not take it within [`SEND_TIMEOUT`] is dropped.
+///
+/// The send is tried once first: almost always the socket takes the frame at once, and a
+/// timer is armed only when it does not (a timer per frame costs more than the send itself
+/// when a call goes out to thousands of screens).
 async fn send(socket: &mut WebSocket, message: Message) -> std::result::Result<(), &'static str> {
-    match timeout(SEND_TIMEOUT, socket.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err("send failed"),
-        Err(_) => Err("peer stopped reading"),
-    }
+    let mut sending = std::pin::pin!(socket.send(message));
+    let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    let result = match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => match timeout(SEND_TIMEOUT, sending).await {
+            Ok(result) => result,
+            Err(_) => return Err("peer stopped reading"),
+        },
+    };
+    result.map_err(|_| "send failed")
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {

@@ -163,9 +163,18 @@ const Luot = {
           if (seq === null || msg.seq > seq) { seq = msg.seq; refresh(); }
         }
       };
-      ws.onclose = () => {
+      ws.onclose = async (ev) => {
         onStatus(false);
         if (!alive) return;
+        // 4401: the session was ended (logout elsewhere, password reset, account disabled).
+        // A refused handshake shows only as 1006, so ask whether the session still works.
+        const ended = ev.code === 4401 || (ev.code === 1006 && await Luot.me().then((me) => me === null, () => false));
+        if (ended) {
+          alive = false;
+          sessionStorage.removeItem("luot.csrf");
+          location.href = "/login?next=" + encodeURIComponent(location.pathname);
+          return;
+        }
         const wait = backoff * (0.5 + Math.random());
         backoff = Math.min(backoff * 2, 15000);
         setTimeout(connect, wait);

@@ -494,3 +494,36 @@ async fn login_redirect_stays_on_the_site() {
         );
     }
 }
+
+/// When an admin disables a staff account, the open console leaves for the login page on
+/// its own: its WebSocket is closed with 4401 and the page does not keep retrying.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_returns_the_console_to_login() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start(ServerOptions::new());
+    let base = server.base_url().to_owned();
+    create_staff(&server, "em", "mat-khau-quay-4", &[4]).await;
+    browser
+        .login(&base, "/counter", "em", "mat-khau-quay-4")
+        .await;
+    browser
+        .wait_js(
+            "the console of counter 4",
+            "document.getElementById('counter-title').textContent === 'Quầy 4'",
+        )
+        .await;
+    server
+        .api_as(ADMIN)
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/users/em",
+            Some(("application/json", br#"{"disabled":true}"#.to_vec())),
+        )
+        .await
+        .expect_status(200);
+    browser
+        .wait_js("the login page", "location.pathname === '/login'")
+        .await;
+}

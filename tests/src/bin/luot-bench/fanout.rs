@@ -1,16 +1,12 @@
-//! Many lobby displays on WebSockets: how long a call takes to reach all of them, against a
-//! bare broadcast server (axum + tokio-tungstenite, nothing else) with the same message size
-//! and client count in the same process.
+//! Many lobby displays on WebSockets: each reports when a wanted message reached it, so a
+//! round measures how long a call takes to reach all of them (on Lượt, or on the bare
+//! broadcaster `luot-baseline broadcast`, with the same message size and client count).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::extract::ws::{Message as AxumMessage, WebSocket, WebSocketUpgrade};
-use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{Barrier, broadcast, mpsc};
+use tokio::sync::{Barrier, mpsc};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long a display may wait for a message before the run fails.
@@ -96,69 +92,4 @@ impl Displays {
             t.abort();
         }
     }
-}
-
-/// The bare broadcast server: `GET /ws` subscribes, `POST /send` broadcasts one message.
-pub(crate) struct BareServer {
-    /// Its `ws://` URL.
-    pub(crate) ws_url: String,
-    /// Its `POST /send` URL.
-    pub(crate) send_url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl BareServer {
-    /// Starts it on a free port; every send carries `message`.
-    pub(crate) async fn start(message: String) -> BareServer {
-        let (tx, _) = broadcast::channel::<Arc<str>>(1024);
-        let state = (tx, Arc::<str>::from(message));
-        let app = Router::new()
-            .route("/ws", get(subscribe))
-            .route("/send", post(send))
-            .with_state(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        BareServer {
-            ws_url: format!("ws://{addr}/ws"),
-            send_url: format!("http://{addr}/send"),
-            task,
-        }
-    }
-
-    /// Stops it.
-    pub(crate) fn stop(self) {
-        self.task.abort();
-    }
-}
-
-type BareState = (broadcast::Sender<Arc<str>>, Arc<str>);
-
-async fn subscribe(
-    State((tx, _)): State<BareState>,
-    upgrade: WebSocketUpgrade,
-) -> axum::response::Response {
-    let rx = tx.subscribe();
-    upgrade.on_upgrade(move |socket| forward(socket, rx))
-}
-
-async fn forward(mut socket: WebSocket, mut rx: broadcast::Receiver<Arc<str>>) {
-    while let Ok(text) = rx.recv().await {
-        if socket
-            .send(AxumMessage::Text(text.as_ref().into()))
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
-}
-
-async fn send(State((tx, message)): State<BareState>) -> &'static str {
-    let _ = tx.send(message);
-    "sent"
 }
