@@ -3,14 +3,15 @@
 use axum::Router;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use luot_shared::engine::Reply;
+use luot_shared::engine::{Rater, Reply};
 use luot_shared::protocol::{
     IssueRequest, RatingRequest, Role, StateView, TicketView, TrackView, TransferRequest,
 };
 use luot_shared::{Command, CounterId, TicketId};
+use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -41,18 +42,45 @@ fn ticket_of(reply: Reply) -> Result<TicketView> {
     }
 }
 
+/// The identity that scopes a `request_id`: a digest of the bearer token that sent it (each
+/// device its own), or of the account of a browser session. The token is a 192-bit random
+/// secret, so its digest names it without revealing it; neither goes into any event a
+/// subscriber sees.
+fn credential_of(who: &Principal, headers: &HeaderMap) -> String {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let mut digest = Sha256::new();
+    match bearer {
+        Some(token) => {
+            digest.update(b"luot request scope: token\0");
+            digest.update(token.as_bytes());
+        }
+        None => {
+            digest.update(b"luot request scope: account\0");
+            digest.update(who.name.as_bytes());
+        }
+    }
+    crate::auth::hex(&digest.finalize()[..16])
+}
+
 async fn issue(
     State(app): State<AppState>,
     who: Principal,
+    headers: HeaderMap,
     Json(req): Json<IssueRequest>,
 ) -> Result<Response> {
     who.require(&[Role::Kiosk, Role::Staff])?;
+    let credential = credential_of(&who, &headers);
     let reply = app
         .engine
         .command(Command::Issue {
             service: req.service,
             priority: req.priority,
             request_id: req.request_id,
+            credential,
             by: who.name,
         })
         .await?;
@@ -86,12 +114,26 @@ async fn rate(
     Path(id): Path<TicketId>,
     Json(req): Json<RatingRequest>,
 ) -> Result<Json<TicketView>> {
+    // Staff pass this check so the engine can refuse them with its own reason.
     who.require(&[Role::Kiosk, Role::Staff])?;
+    let rater = match who.role {
+        Role::Admin => Rater::Admin { name: who.name },
+        Role::Staff => Rater::Staff { name: who.name },
+        _ => Rater::Device {
+            // A kiosk token made with `--counter N` is that counter's rating device.
+            counter: match who.counters.as_deref() {
+                Some([counter]) => Some(*counter),
+                _ => None,
+            },
+            name: who.name,
+        },
+    };
     ticket_command(
         &app,
         Command::Rate {
             ticket: id,
             score: req.score,
+            rater,
         },
     )
     .await
@@ -103,11 +145,13 @@ async fn cancel(
     Path(id): Path<TicketId>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Staff])?;
+    let counters = bound_counters(&who);
     ticket_command(
         &app,
         Command::Cancel {
             ticket: id,
             staff: who.name,
+            counters,
         },
     )
     .await
@@ -119,14 +163,26 @@ async fn reinstate(
     Path(id): Path<TicketId>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Staff])?;
+    let counters = bound_counters(&who);
     ticket_command(
         &app,
         Command::Reinstate {
             ticket: id,
             staff: who.name,
+            counters,
         },
     )
     .await
+}
+
+/// The counters a credential acts at: a staff account's assigned counters, a staff token's
+/// one counter; `None` (anywhere) for admins and staff tokens made without `--counter`.
+fn bound_counters(who: &Principal) -> Option<Vec<CounterId>> {
+    if who.role == Role::Admin {
+        None
+    } else {
+        who.counters.clone()
+    }
 }
 
 /// Runs a command that answers with a ticket.

@@ -5,6 +5,7 @@
 //!
 //! - [`store`]: sled behind one type: event log, snapshots, day index, credentials
 //! - [`engine_task`]: the single writer: bounded job queue, group commit, broadcast
+//! - [`clock`]: the one injectable source of time, and the detection of clock steps
 //! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
 //! - [`api`], [`account`], [`users`], [`reports`], [`ws`]: the API routes, each module with
 //!   its `router()`
@@ -18,6 +19,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod engine_task;
 pub mod error;
 pub mod metrics;
@@ -45,6 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::auth::Auth;
+use crate::clock::Clock;
 use crate::engine_task::EngineHandle;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -78,6 +81,8 @@ pub struct AppState {
     pub ws_slots: Arc<Semaphore>,
     /// Free request slots.
     pub request_slots: Arc<Semaphore>,
+    /// The server's clock.
+    pub clock: Clock,
 }
 
 /// The whole application: every module's routes, limits and JSON fallbacks.
@@ -159,6 +164,7 @@ pub struct Server {
     store: Store,
     engine: Engine,
     center: Option<CenterFile>,
+    clock: Clock,
     /// The first-run admin password, when this start created the admin account.
     pub first_admin_password: Option<String>,
 }
@@ -188,8 +194,15 @@ impl Server {
             store,
             engine,
             center: options.center,
+            clock: Clock::system(),
             first_admin_password,
         })
+    }
+
+    /// Runs on `clock` instead of the system clock (tests step it in milliseconds).
+    pub fn with_clock(mut self, clock: Clock) -> Server {
+        self.clock = clock;
+        self
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops cleanly: WebSockets get
@@ -202,7 +215,12 @@ impl Server {
         let metrics = Arc::new(Metrics::default());
         let auth = Arc::new(Auth::new(self.store.clone())?);
         let fresh = self.engine.seq() == 0;
-        let (engine, thread) = engine_task::spawn(self.engine, self.store.clone(), metrics.clone());
+        let (engine, thread) = engine_task::spawn(
+            self.engine,
+            self.store.clone(),
+            metrics.clone(),
+            self.clock.clone(),
+        );
         let applied = self.store.meta_get(CENTER_FILE_DIGEST)?;
         let center = match &self.center {
             Some(file) if fresh || applied.as_deref() != Some(file.digest.as_bytes()) => {
@@ -241,6 +259,7 @@ impl Server {
             shutdown: stop_rx,
             ws_slots: Arc::new(Semaphore::new(max_websockets)),
             request_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            clock: self.clock,
         };
         let metrics = state.metrics.clone();
         serve::serve(listener, app(state), max_connections, metrics, async move {
