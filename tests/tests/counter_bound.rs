@@ -145,3 +145,55 @@ async fn rating_comes_only_from_the_finishing_counters_device_once() {
         "an admin's rating is a correction"
     );
 }
+
+/// A staff account assigned to counter 3 logs in and gets 403 `not_your_counter` cancelling a
+/// ticket of counter 1's service, and 403 `staff_cannot_rate` rating one it finished itself.
+#[tokio::test]
+async fn staff_account_acts_only_on_its_assigned_counters_services_and_never_rates() {
+    let server = server();
+    let kiosk = server.api_as("kiosk");
+    server
+        .api_as(ADMIN)
+        .post(
+            "/api/v1/admin/users",
+            &serde_json::json!({ "username": "hoa", "password": "mat-khau-3", "role": "staff", "counters": [3] }),
+        )
+        .await
+        .expect_status(201);
+    let reply = server
+        .api(None)
+        .post(
+            "/api/v1/login",
+            &serde_json::json!({ "username": "hoa", "password": "mat-khau-3" }),
+        )
+        .await
+        .expect_status(200);
+    let csrf = reply.json::<Value>()["csrf"]
+        .as_str()
+        .expect("a csrf token")
+        .to_owned();
+    let cookie = reply
+        .set_cookie
+        .as_deref()
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let hoa = server
+        .api(None)
+        .with_header("Cookie", &cookie)
+        .with_header("X-CSRF-Token", &csrf);
+
+    let foreign = kiosk.issue_ticket("tnmt").await;
+    let refused = hoa
+        .post_empty(&format!("/api/v1/tickets/{}/cancel", foreign.id))
+        .await
+        .expect_error(403);
+    assert_eq!(refused.code, "not_your_counter", "{}", refused.message);
+
+    let own = kiosk.issue_ticket("ldtbxh").await;
+    hoa.open_counter(3).await;
+    assert_eq!(hoa.call_next(3).await.map(|t| t.id), Some(own.id));
+    hoa.counter_action(3, "finish").await.expect_status(200);
+    let refused = hoa.rate(own.id, 5).await.expect_error(403);
+    assert_eq!(refused.code, "staff_cannot_rate", "{}", refused.message);
+}
