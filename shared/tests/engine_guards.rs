@@ -372,3 +372,22 @@ fn snapshots_and_events_of_older_versions_still_load() {
         }
     ));
 }
+
+/// A clock a few seconds behind midnight (no step noted) keeps the new business day: its
+/// tickets stay, and the next ones continue its numbers.
+#[test]
+fn a_few_seconds_back_across_midnight_keeps_the_day() {
+    let mut desk = Desk::new();
+    desk.now = local(TUESDAY, 0, 0) + SignedDuration::from_secs(1);
+    let first = desk.issue("tnmt");
+    assert_eq!((first.number.as_str(), first.day), ("1001", TUESDAY));
+    desk.now = local(TUESDAY, 0, 0) - SignedDuration::from_secs(2);
+    let seq = desk.engine.seq();
+    let second = desk.issue("tnmt");
+    assert_eq!((second.number.as_str(), second.day), ("1002", TUESDAY));
+    assert_eq!(desk.engine.seq(), seq + 1, "nothing closed");
+    assert_eq!(
+        desk.engine.ticket(first.id).map(|t| t.status),
+        Some(luot_shared::TicketStatus::Waiting)
+    );
+}

@@ -501,6 +501,7 @@ impl Engine {
     /// Handles one command at time `now`.
     pub fn handle(&mut self, command: Command, now: Timestamp) -> Outcome {
         let mut out = Vec::new();
+        let stepped = matches!(command, Command::NoteClockStep { .. });
         if let Command::NoteClockStep { expected } = &command {
             let offset_ms =
                 i64::try_from(now.duration_since(*expected).as_millis()).unwrap_or(i64::MAX);
@@ -513,7 +514,7 @@ impl Engine {
                 },
             );
         }
-        self.roll_day(now, &mut out);
+        self.roll_day(now, stepped, &mut out);
         let result = self.decide(command, now, &mut out);
         Outcome {
             events: out,
@@ -548,13 +549,15 @@ impl Engine {
         out.push(rec);
     }
 
-    /// Closes the business day when the date has changed (either way: a clock corrected
-    /// back from a wrong future date returns to the real day) or the closing hour has passed.
-    fn roll_day(&mut self, now: Timestamp, out: &mut Vec<Recorded>) {
+    /// Closes the business day when the date has moved on or the closing hour has passed;
+    /// when the clock was `stepped` back to an earlier date, also the day of the wrong date,
+    /// so the business day follows the corrected clock. (Without a step, a date that seems
+    /// to go back is a clock within a few seconds of midnight: the day stays.)
+    fn roll_day(&mut self, now: Timestamp, stepped: bool, out: &mut Vec<Recorded>) {
         let zoned = now.to_zoned(self.tz.clone());
         let today = zoned.date();
         let live = self.day.unwrap_or(today);
-        let due = if live != today {
+        let due = if live < today || stepped && live > today {
             true
         } else {
             live == today
@@ -1015,7 +1018,8 @@ impl Engine {
         if let Some(note) = self.issuing_note(now) {
             return Err(DomainError::IssuingClosed(note));
         }
-        let day = self.local_date(now);
+        // The live business day: the local date, but for a clock a few seconds behind midnight.
+        let day = self.day.unwrap_or_else(|| self.local_date(now));
         let n = self
             .numbers
             .get(&day)
