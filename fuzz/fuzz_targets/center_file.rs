@@ -80,6 +80,7 @@ fuzz_target!(|data: &[u8]| {
             service: counter.services[0].clone(),
             priority: None,
             request_id: None,
+            credential: "kiosk".to_owned(),
             by: "kiosk".to_owned(),
         },
         now,

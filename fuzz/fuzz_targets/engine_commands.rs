@@ -14,6 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use luot_shared::domain::{
     CallingMode, CenterSettings, CounterConfig, PriorityMode, PriorityPolicy, ServiceField,
 };
+use luot_shared::engine::Rater;
 use luot_shared::{CenterConfig, Command, CounterId, Engine, Event, Priority, TicketId};
 
 /// Service ids and number prefixes.
@@ -71,6 +72,13 @@ enum Op {
     Wait(u16),
     /// Let this many hours pass.
     WaitHours(u8),
+    /// Set the wall clock this many minutes back (as NTP corrects a clock that ran ahead),
+    /// and tell the engine, as the server does.
+    StepBack(u16),
+    /// Rate as a kiosk without a counter, as staff, or as an admin.
+    RateAs(u8, u8, u8),
+    /// Cancel as staff bound to one counter.
+    CancelAt(u8, Who),
 }
 
 /// Which counter a step acts at.
@@ -207,6 +215,8 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Command {
             service: service(*s),
             priority: priority.map(|p| Priority::ALL[usize::from(p) % Priority::ALL.len()]),
             request_id: request.map(|r| format!("r{}", r % 8)),
+            // Two kiosks share the request ids, so scoping is exercised.
+            credential: format!("kiosk-{}", request.unwrap_or(0) % 2),
             by: "kiosk".to_owned(),
         },
         Op::CallNext(w) => Command::CallNext {
@@ -242,14 +252,50 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Command {
         Op::Reinstate(i) => Command::Reinstate {
             ticket: pick(engine, *i),
             staff: "lead".to_owned(),
+            counters: None,
         },
         Op::Cancel(i) => Command::Cancel {
             ticket: pick(engine, *i),
             staff: "lead".to_owned(),
+            counters: None,
         },
-        Op::Rate(i, score) => Command::Rate {
+        Op::CancelAt(i, w) => Command::Cancel {
+            ticket: pick(engine, *i),
+            staff: staff(c(w)),
+            counters: Some(vec![c(w)]),
+        },
+        Op::Rate(i, score) => {
+            let ticket = pick(engine, *i);
+            // The rating device of the counter holding or last holding the ticket.
+            let counter = engine.ticket(ticket).and_then(|t| t.counter);
+            Command::Rate {
+                ticket,
+                score: score % 7,
+                rater: Rater::Device {
+                    name: "rating".to_owned(),
+                    counter,
+                },
+            }
+        }
+        Op::RateAs(i, score, who) => Command::Rate {
             ticket: pick(engine, *i),
             score: score % 7,
+            rater: match who % 4 {
+                0 => Rater::Device {
+                    name: "kiosk".to_owned(),
+                    counter: None,
+                },
+                1 => Rater::Staff {
+                    name: "nv1".to_owned(),
+                },
+                2 => Rater::Device {
+                    name: "rating-9".to_owned(),
+                    counter: Some(9),
+                },
+                _ => Rater::Admin {
+                    name: "admin".to_owned(),
+                },
+            },
         },
         Op::Open(w, other) => Command::Open {
             counter: c(w),
@@ -263,7 +309,7 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Command {
             config: Box::new(reshape(base, *variant)),
             by: "admin".to_owned(),
         },
-        Op::Tick | Op::Wait(_) | Op::WaitHours(_) => Command::Tick,
+        Op::Tick | Op::Wait(_) | Op::WaitHours(_) | Op::StepBack(_) => Command::Tick,
     }
 }
 
@@ -361,6 +407,15 @@ fuzz_target!(|session: Session| {
                 Ok(later) => now = later,
                 Err(_) => break,
             }
+            continue;
+        }
+        if let Op::StepBack(minutes) = op {
+            let expected = now;
+            match now.checked_sub(SignedDuration::from_mins(i64::from(*minutes))) {
+                Ok(earlier) => now = earlier,
+                Err(_) => break,
+            }
+            run(&mut engine, Command::NoteClockStep { expected }, now);
             continue;
         }
         let command = command(&engine, &config, op);

@@ -6,14 +6,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use luot_shared::engine::Reply;
+use luot_shared::engine::{Rater, Reply};
 use luot_shared::protocol::{
     IssueRequest, RatingRequest, Role, StateView, TicketView, TrackView, TransferRequest,
 };
 use luot_shared::{Command, CounterId, TicketId};
+use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
-use crate::auth::Principal;
+use crate::auth::{Credential, Principal};
 use crate::error::{ApiError, Json, Path, Result};
 
 /// Routes of this module.
@@ -41,18 +42,38 @@ fn ticket_of(reply: Reply) -> Result<TicketView> {
     }
 }
 
+/// The identity that scopes a `request_id`: a digest of the token that sent it (each device
+/// its own), or of the account of a browser session. The stored token hash already names the
+/// token without revealing it; neither goes into any event a subscriber sees.
+fn credential_of(who: &Principal) -> String {
+    let mut digest = Sha256::new();
+    match &who.credential {
+        Credential::Token(key) => {
+            digest.update(b"luot request scope: token\0");
+            digest.update(key.as_bytes());
+        }
+        Credential::Session(_) => {
+            digest.update(b"luot request scope: account\0");
+            digest.update(who.name.as_bytes());
+        }
+    }
+    crate::auth::hex(&digest.finalize()[..16])
+}
+
 async fn issue(
     State(app): State<AppState>,
     who: Principal,
     Json(req): Json<IssueRequest>,
 ) -> Result<Response> {
     who.require(&[Role::Kiosk, Role::Staff])?;
+    let credential = credential_of(&who);
     let reply = app
         .engine
         .command(Command::Issue {
             service: req.service,
             priority: req.priority,
             request_id: req.request_id,
+            credential,
             by: who.name,
         })
         .await?;
@@ -86,12 +107,26 @@ async fn rate(
     Path(id): Path<TicketId>,
     Json(req): Json<RatingRequest>,
 ) -> Result<Json<TicketView>> {
+    // Staff pass this check so the engine can refuse them with its own reason.
     who.require(&[Role::Kiosk, Role::Staff])?;
+    let rater = match who.role {
+        Role::Admin => Rater::Admin { name: who.name },
+        Role::Staff => Rater::Staff { name: who.name },
+        _ => Rater::Device {
+            // A kiosk token made with `--counter N` is that counter's rating device.
+            counter: match who.counters.as_deref() {
+                Some([counter]) => Some(*counter),
+                _ => None,
+            },
+            name: who.name,
+        },
+    };
     ticket_command(
         &app,
         Command::Rate {
             ticket: id,
             score: req.score,
+            rater,
         },
     )
     .await
@@ -103,11 +138,13 @@ async fn cancel(
     Path(id): Path<TicketId>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Staff])?;
+    let counters = bound_counters(&who);
     ticket_command(
         &app,
         Command::Cancel {
             ticket: id,
             staff: who.name,
+            counters,
         },
     )
     .await
@@ -119,14 +156,26 @@ async fn reinstate(
     Path(id): Path<TicketId>,
 ) -> Result<Json<TicketView>> {
     who.require(&[Role::Staff])?;
+    let counters = bound_counters(&who);
     ticket_command(
         &app,
         Command::Reinstate {
             ticket: id,
             staff: who.name,
+            counters,
         },
     )
     .await
+}
+
+/// The counters a credential acts at: a staff account's assigned counters, a staff token's
+/// one counter; `None` (anywhere) for admins and staff tokens made without `--counter`.
+fn bound_counters(who: &Principal) -> Option<Vec<CounterId>> {
+    if who.role == Role::Admin {
+        None
+    } else {
+        who.counters.clone()
+    }
 }
 
 /// Runs a command that answers with a ticket.

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::AppState;
+use crate::clock::Clock;
 use crate::credentials::{self, CredentialWriter};
 use crate::error::ApiError;
 use crate::login::{LoginLimiter, PasswordPool};
@@ -309,6 +310,8 @@ pub struct Auth {
     limiter: LoginLimiter,
     /// Bumped whenever a credential is taken away; WebSockets re-check theirs.
     revoked: watch::Sender<u64>,
+    /// The server's clock, for session expiry.
+    clock: Clock,
     track_key: Vec<u8>,
 }
 
@@ -317,7 +320,7 @@ type HmacSha256 = Hmac<Sha256>;
 impl Auth {
     /// Loads (or creates) the track key from the store and starts the credential writer and
     /// the password checkers.
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> anyhow::Result<Auth> {
+    pub fn new(store: Store, metrics: Arc<Metrics>, clock: Clock) -> anyhow::Result<Auth> {
         let track_key = store.meta_or_init("track_key", || {
             let mut k = vec![0u8; 32];
             rand::rng().fill_bytes(&mut k);
@@ -329,6 +332,7 @@ impl Auth {
             store,
             limiter: LoginLimiter::default(),
             revoked: watch::channel(0).0,
+            clock,
             track_key,
         })
     }
@@ -405,7 +409,7 @@ impl Auth {
     fn principal_for_session(&self, key: &str) -> Result<Principal, ApiError> {
         let expired = || ApiError::Unauthorized("session ended; log in again".into());
         let record: SessionRecord = self.store.get(Table::Sessions, key)?.ok_or_else(expired)?;
-        if record.expires_at <= Timestamp::now() {
+        if record.expires_at <= self.clock.now() {
             credentials::spawn_best_effort(&self.writer, Table::Sessions, vec![key.to_owned()]);
             return Err(expired());
         }
@@ -458,7 +462,7 @@ impl Auth {
         let record = SessionRecord {
             username: username.to_owned(),
             csrf: random_hex(16),
-            expires_at: Timestamp::now() + jiff::SignedDuration::from_secs(SESSION_SECS),
+            expires_at: self.clock.now() + jiff::SignedDuration::from_secs(SESSION_SECS),
         };
         let mut ops = self.stale_sessions()?;
         ops.push(credentials::put(
@@ -473,7 +477,7 @@ impl Auth {
     /// Removals of expired sessions, and of the oldest ones past [`MAX_SESSIONS`], so the
     /// table stays bounded however often people log in without logging out.
     fn stale_sessions(&self) -> Result<Vec<CredentialOp>, StoreError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let mut stale = Vec::new();
         let mut live = Vec::new();
         for (key, record) in self.store.list::<SessionRecord>(Table::Sessions)? {

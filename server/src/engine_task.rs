@@ -18,6 +18,7 @@ use luot_shared::protocol::{ServerMessage, TicketView};
 use luot_shared::{CenterConfig, Command, DomainError, Engine, Recorded, StateView, TicketId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
+use crate::clock::{Clock, StepDetector};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
@@ -159,13 +160,21 @@ impl EngineThread {
     }
 }
 
-/// Starts the engine thread over a loaded engine.
-pub fn spawn(engine: Engine, store: Store, metrics: Arc<Metrics>) -> (EngineHandle, EngineThread) {
+/// Starts the engine thread over a loaded engine; it dates events by `clock`.
+pub fn spawn(
+    engine: Engine,
+    store: Store,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+) -> (EngineHandle, EngineThread) {
     let (jobs, rx) = mpsc::channel(JOB_QUEUE);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
-    let now = Timestamp::now();
+    let now = clock.now();
     let (publisher, published) = watch::channel(Arc::new(publish(&engine, now)));
+    let steps = StepDetector::new(engine.last_at());
     let writer = Writer {
+        clock,
+        steps,
         engine,
         store,
         metrics,
@@ -196,6 +205,10 @@ fn publish(engine: &Engine, now: Timestamp) -> Published {
 }
 
 struct Writer {
+    /// The server's clock: every event is dated by it.
+    clock: Clock,
+    /// Notices when the wall clock is stepped, so the step is recorded.
+    steps: StepDetector,
     engine: Engine,
     store: Store,
     metrics: Arc<Metrics>,
@@ -241,11 +254,27 @@ impl Writer {
     }
 
     fn run_batch(&mut self, batch: &mut Vec<Job>) {
-        // Time never runs backwards inside the log, even if the wall clock does.
-        let last_at = self.engine_last_at();
-        let now = Timestamp::now().max(last_at);
+        // Events are dated by the wall clock as it reads now, also after it was stepped back:
+        // their order is their `seq`, and durations are clamped where they are computed.
+        let (now, step) = self.steps.check(&self.clock);
         let mut recorded: Vec<Recorded> = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
+        if let Some(step) = step {
+            let offset_ms = now.duration_since(step.expected).as_millis();
+            tracing::warn!(
+                expected = %step.expected,
+                observed = %now,
+                offset_ms = offset_ms as i64,
+                "the wall clock was stepped; recording it"
+            );
+            let outcome = self.engine.handle(
+                Command::NoteClockStep {
+                    expected: step.expected,
+                },
+                now,
+            );
+            recorded.extend(outcome.events);
+        }
         for job in batch.drain(..) {
             match job {
                 Job::Command { command, reply } => {
@@ -357,10 +386,6 @@ impl Writer {
         }
     }
 
-    fn engine_last_at(&self) -> Timestamp {
-        self.engine.last_at().unwrap_or(Timestamp::UNIX_EPOCH)
-    }
-
     /// After a failed write the in-memory state may be ahead of the disk: rebuild it from
     /// what the disk holds. If even that fails the process cannot go on safely.
     fn reload(&mut self) {
@@ -368,7 +393,7 @@ impl Writer {
             Ok(engine) => {
                 self.engine = engine;
                 self.publisher
-                    .send_replace(Arc::new(publish(&self.engine, Timestamp::now())));
+                    .send_replace(Arc::new(publish(&self.engine, self.clock.now())));
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot reload state after a storage failure; stopping");

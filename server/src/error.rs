@@ -65,7 +65,13 @@ impl ApiError {
                 | DomainError::NoCurrentTicket(_)
                 | DomainError::Conflict(_)
                 | DomainError::IssuingClosed(_)
-                | DomainError::NumbersExhausted(_) => StatusCode::CONFLICT,
+                | DomainError::NumbersExhausted(_)
+                | DomainError::AlreadyRated(_)
+                | DomainError::RatingWindowClosed(_) => StatusCode::CONFLICT,
+                DomainError::NotYourCounter(_)
+                | DomainError::StaffCannotRate
+                | DomainError::RatingDeviceUnpaired
+                | DomainError::WrongRatingDevice(_) => StatusCode::FORBIDDEN,
             },
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -5,6 +5,7 @@
 //!
 //! - [`store`]: sled behind one type: event log, snapshots, day index, credentials
 //! - [`engine_task`]: the single writer: bounded job queue, group commit, broadcast
+//! - [`clock`]: the one injectable source of time, and the detection of clock steps
 //! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
 //! - [`api`], [`account`], [`users`], [`reports`], [`ws`]: the API routes, each module with
 //!   its `router()`
@@ -18,6 +19,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod credentials;
 pub mod engine_task;
 pub mod error;
@@ -48,6 +50,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::auth::Auth;
+use crate::clock::Clock;
 use crate::engine_task::EngineHandle;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -90,6 +93,8 @@ pub struct AppState {
     pub request_slots: Arc<Semaphore>,
     /// Free request slots for everyone else.
     pub public_slots: Arc<Semaphore>,
+    /// The server's clock.
+    pub clock: Clock,
 }
 
 /// The whole application: every module's routes, limits and JSON fallbacks.
@@ -232,6 +237,7 @@ pub struct Server {
     store: Store,
     engine: Engine,
     center: Option<CenterFile>,
+    clock: Clock,
     /// The first-run admin password, when this start created the admin account.
     pub first_admin_password: Option<String>,
 }
@@ -261,8 +267,15 @@ impl Server {
             store,
             engine,
             center: options.center,
+            clock: Clock::system(),
             first_admin_password,
         })
+    }
+
+    /// Runs on `clock` instead of the system clock (tests step it in milliseconds).
+    pub fn with_clock(mut self, clock: Clock) -> Server {
+        self.clock = clock;
+        self
     }
 
     /// Serves on `listener` until `shutdown` completes, then stops cleanly: WebSockets get
@@ -273,9 +286,18 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let metrics = Arc::new(Metrics::default());
-        let auth = Arc::new(Auth::new(self.store.clone(), metrics.clone())?);
+        let auth = Arc::new(Auth::new(
+            self.store.clone(),
+            metrics.clone(),
+            self.clock.clone(),
+        )?);
         let fresh = self.engine.seq() == 0;
-        let (engine, thread) = engine_task::spawn(self.engine, self.store.clone(), metrics.clone());
+        let (engine, thread) = engine_task::spawn(
+            self.engine,
+            self.store.clone(),
+            metrics.clone(),
+            self.clock.clone(),
+        );
         let applied = self.store.meta_get(CENTER_FILE_DIGEST)?;
         let center = match &self.center {
             Some(file) if fresh || applied.as_deref() != Some(file.digest.as_bytes()) => {
@@ -315,6 +337,7 @@ impl Server {
             ws_slots: Arc::new(Semaphore::new(max_websockets)),
             request_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             public_slots: Arc::new(Semaphore::new(MAX_PUBLIC_IN_FLIGHT)),
+            clock: self.clock,
         };
         let metrics = state.metrics.clone();
         serve::serve(listener, app(state), max_connections, metrics, async move {

@@ -29,6 +29,9 @@ Luot.words({
     avg_wait: "Chờ TB", avg_service: "Phục vụ TB", within: "Đúng hạn", rating: "Hài lòng", total_waiting: "Đang chờ",
     open_counters: "Quầy đang mở", served_today_kpi: "Đã phục vụ hôm nay", longest_wait: "Chờ lâu nhất", issued_today: "Số đã cấp",
     confirm_revoke: "Thu hồi mã {l}? Thiết bị dùng mã này sẽ ngừng hoạt động.", issuing_stopped: "Ngừng cấp số", issuing_on: "Đang cấp số",
+    clock_back: "Đồng hồ máy chủ bị chỉnh lùi {d} lúc {at}.", clock_forward: "Đồng hồ máy chủ bị chỉnh tới {d} lúc {at}.",
+    clock_note: "Thời gian ghi nhận theo đồng hồ đã chỉnh; thứ tự sự kiện không đổi. Hãy kiểm tra NTP của máy chủ.",
+    rating_window: "Thời hạn đánh giá sau khi xong (phút)",
   },
   en: {
     tab_dashboard: "Live", tab_center: "Center", tab_services: "Services", tab_counters: "Counters",
@@ -55,6 +58,9 @@ Luot.words({
     issued: "Issued", served: "Served", no_show_col: "No-show", avg_wait: "Avg wait", avg_service: "Avg service",
     within: "On time", rating: "Satisfied", total_waiting: "Waiting", open_counters: "Open counters",
     served_today_kpi: "Served today", longest_wait: "Longest wait", issued_today: "Issued",
+    clock_back: "The server clock was set back {d} at {at}.", clock_forward: "The server clock was set forward {d} at {at}.",
+    clock_note: "Times are recorded by the corrected clock; the order of events is unchanged. Check the server's NTP.",
+    rating_window: "Rating window after finish (minutes)",
     confirm_revoke: "Revoke token {l}? The device using it will stop working.", issuing_stopped: "Issuing stopped", issuing_on: "Issuing",
   },
 });
@@ -106,6 +112,7 @@ Luot.words({
       el("div", { class: "kpi" }, el("b", {}, oldest ? `${Luot.minutesSince(oldest)} ${t("minutes")}` : "—"), t("longest_wait")),
       el("div", { class: "kpi" }, el("b", {}, state.issuing ? t("issuing_on") : t("issuing_stopped")),
         state.issuing ? state.day : (state.issuing_note || state.day)));
+    renderClockSteps();
     const svcName = (id) => (state.services.find((s) => s.id === id) || { name: id }).name;
     $("dash-counters").replaceChildren(head("counters", "status", "staff", "ticket", "elapsed"),
       ...state.counters.map((c) => {
@@ -130,6 +137,26 @@ Luot.words({
       }));
   }
 
+  /** The latest steps of the server's wall clock (`clock_stepped` events), newest first. */
+  function renderClockSteps() {
+    let box = $("clock-steps");
+    if (!box) {
+      box = el("div", { id: "clock-steps", class: "notice error", role: "status" });
+      $("kpis").before(box);
+    }
+    const steps = state.clock_steps || [];
+    const span = (ms) => {
+      const s = Math.round(Math.abs(ms) / 1000);
+      const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+      return [h ? `${h} h` : "", m ? `${m} min` : "", !h && sec ? `${sec} s` : ""].filter(Boolean).join(" ") || "0 s";
+    };
+    const when = (at) => new Date(at).toLocaleString(Luot.lang === "en" ? "en-GB" : "vi-VN", { timeZone: state.timezone });
+    box.replaceChildren(...(steps.length ? [
+      ...steps.map((st) => el("div", { "data-clock-step": st.seq },
+        t(st.offset_ms < 0 ? "clock_back" : "clock_forward", { d: span(st.offset_ms), at: when(st.at) }))),
+      el("small", {}, t("clock_note"))] : []));
+  }
+
   // ---- configuration (center, services, counters): edited locally, saved whole
   const input = (field, value, attrs = {}) => el("input", Object.assign({ "data-field": field, value: value ?? "" }, attrs));
   const timeValue = (v) => (v ? v.slice(0, 5) : "");
@@ -148,6 +175,7 @@ Luot.words({
       ...row("issue_until", input("center.issue_until", timeValue(c.issue_until), { type: "time" }), "center.issue_until"),
       ...row("close_at", input("center.close", timeValue(c.close), { type: "time" }), "center.close"),
       ...row("ticker", input("center.ticker", c.ticker || "", { maxlength: 300 }), "center.ticker"),
+      ...row("rating_window", input("center.rating_window_min", c.rating_window_min ?? 10, { type: "number", min: 1, max: 720 }), "center.rating_window_min"),
       ...row("priority_mode", modeSel, "center.priority.mode"),
       ...row("interleave_n", input("center.priority.interleave", p.interleave, { type: "number", min: 1 }), "center.priority.interleave"),
       ...row("escalate", input("center.priority.escalate_after_min", p.escalate_after_min, { type: "number", min: 0 }), "center.priority.escalate_after_min"));
@@ -194,6 +222,7 @@ Luot.words({
     c.issue_until = time("center.issue_until");
     c.close = time("center.close");
     c.ticker = (value("center.ticker") || "").trim() || undefined;
+    c.rating_window_min = num("center.rating_window_min");
     c.priority = { mode: value("center.priority.mode"), interleave: num("center.priority.interleave"),
       escalate_after_min: num("center.priority.escalate_after_min") };
     config.services = config.services.map((s, i) => ({

@@ -213,7 +213,18 @@ pub struct CenterSettings {
     /// A line the lobby screens scroll (opening hours, a notice); none: no ticker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticker: Option<String>,
+    /// Minutes after a ticket is finished during which its counter's rating device may rate
+    /// it.
+    #[serde(default = "default_rating_window")]
+    pub rating_window_min: u32,
 }
+
+fn default_rating_window() -> u32 {
+    10
+}
+
+/// Longest rating window: a working day.
+const MAX_RATING_WINDOW_MIN: u32 = 720;
 
 fn default_center_name() -> String {
     "Trung tâm Hành chính công".to_owned()
@@ -233,6 +244,7 @@ impl Default for CenterSettings {
             close: None,
             priority: PriorityPolicy::default(),
             ticker: None,
+            rating_window_min: default_rating_window(),
         }
     }
 }
@@ -402,6 +414,12 @@ impl CenterConfig {
             return Err(ConfigError::new(
                 "center.close",
                 "must not be before the issuing hours",
+            ));
+        }
+        if !(1..=MAX_RATING_WINDOW_MIN).contains(&c.rating_window_min) {
+            return Err(ConfigError::new(
+                "center.rating_window_min",
+                format!("must be between 1 and {MAX_RATING_WINDOW_MIN} minutes"),
             ));
         }
         if c.priority.mode == PriorityMode::Interleave && c.priority.interleave == 0 {
@@ -593,7 +611,7 @@ pub struct Ticket {
     /// End of service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
-    /// Staff member who called it last (and so served it).
+    /// Staff member who called it last, and once it is done the one who finished it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staff: Option<String>,
     /// Recalls at the current counter.
@@ -602,7 +620,9 @@ pub struct Ticket {
     /// Rating 1..=5, once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
-    /// Idempotency key of the issuing request.
+    /// Idempotency key of the issuing request, scoped to the credential that sent it. Kept in
+    /// the log so a replay rebuilds idempotency; never sent to subscribers (see
+    /// [`crate::protocol::ServerMessage`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

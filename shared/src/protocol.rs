@@ -118,10 +118,17 @@ pub enum Event {
         ticket: TicketRef,
         /// Counter that served it.
         counter: CounterId,
-        /// Staff member who served it.
+        /// Staff member who finished it.
         staff: String,
         /// 5 Rất hài lòng … 1 Rất không hài lòng.
         score: u8,
+        /// Who gave the rating: the counter's rating device, or the admin who corrected it
+        /// (absent in logs written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        /// Whether an admin entered or corrected it rather than the citizen on the device.
+        #[serde(default, skip_serializing_if = "is_false")]
+        correction: bool,
     },
     /// A counter opened (or changed hands).
     CounterOpened {
@@ -144,6 +151,20 @@ pub enum Event {
         /// Tickets that expired.
         expired: Vec<TicketRef>,
     },
+    /// The server's wall clock was stepped: it disagreed with elapsed (monotonic) time by
+    /// more than a few seconds. The event's `at` is the corrected time read; events keep
+    /// their order by `seq` whatever their times say.
+    ClockStepped {
+        /// Where the wall clock should have been by elapsed time (at start: the time of the
+        /// last event in the log).
+        expected: Timestamp,
+        /// How far the wall clock moved: positive forward, negative back, in milliseconds.
+        offset_ms: i64,
+    },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Event {
@@ -163,6 +184,7 @@ impl Event {
             Event::CounterOpened { .. } => "counter_opened",
             Event::CounterClosed { .. } => "counter_closed",
             Event::DayClosed { .. } => "day_closed",
+            Event::ClockStepped { .. } => "clock_stepped",
         }
     }
 }
@@ -301,6 +323,20 @@ pub struct StateView {
     /// The line the admin set for lobby screens to scroll, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticker: Option<String>,
+    /// The latest steps of the server's wall clock, newest first (for the admin dashboard).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clock_steps: Vec<ClockStep>,
+}
+
+/// A step of the server's wall clock, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockStep {
+    /// The time read after the step.
+    pub at: Timestamp,
+    /// How far the clock moved: positive forward, negative back, in milliseconds.
+    pub offset_ms: i64,
+    /// Sequence number of the `clock_stepped` event.
+    pub seq: u64,
 }
 
 /// Messages from the server on `/ws`.
@@ -315,8 +351,9 @@ pub enum ServerMessage {
         /// The state.
         state: Box<StateView>,
     },
-    /// One event.
-    Event(Recorded),
+    /// One event. Serialized without what stays inside the server: a ticket's `request_id`
+    /// (the log keeps it for replay; subscribers never see it).
+    Event(#[serde(serialize_with = "public_event")] Recorded),
     /// Answer to a client ping.
     Pong,
     /// The client sent something the server cannot take.
@@ -324,6 +361,20 @@ pub enum ServerMessage {
         /// What is wrong.
         error: ErrorDetail,
     },
+}
+
+/// Serializes an event as subscribers see it: without the issuing request's idempotency key.
+fn public_event<S: serde::Serializer>(rec: &Recorded, serializer: S) -> Result<S::Ok, S::Error> {
+    match &rec.event {
+        Event::TicketIssued { ticket, .. } if ticket.request_id.is_some() => {
+            let mut public = rec.clone();
+            if let Event::TicketIssued { ticket, .. } = &mut public.event {
+                ticket.request_id = None;
+            }
+            public.serialize(serializer)
+        }
+        _ => rec.serialize(serializer),
+    }
 }
 
 impl ServerMessage {

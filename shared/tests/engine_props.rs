@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use luot_shared::domain::{
     CallingMode, CenterSettings, CounterConfig, PriorityMode, PriorityPolicy, ServiceField,
 };
-use luot_shared::engine::Reply;
+use luot_shared::engine::{Rater, Reply};
 use luot_shared::{
     CenterConfig, Command, CounterId, DomainError, Engine, Event, Priority, Recorded, ServiceId,
     TicketId, TicketStatus,
@@ -237,6 +237,7 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Option<Command> {
             service: SERVICES[*service].0.to_owned(),
             priority: priority.map(|p| Priority::ALL[p]),
             request_id: request.map(|r| format!("r{r}")),
+            credential: "kiosk".to_owned(),
             by: "kiosk".to_owned(),
         },
         Op::CallNext(i) => Command::CallNext {
@@ -272,15 +273,26 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Option<Command> {
         Op::Reinstate(i, exact) => Command::Reinstate {
             ticket: pick(engine, i, *exact, TicketStatus::NoShow),
             staff: "lead".to_owned(),
+            counters: None,
         },
         Op::Cancel(i, exact) => Command::Cancel {
             ticket: pick(engine, i, *exact, TicketStatus::Waiting),
             staff: "lead".to_owned(),
+            counters: None,
         },
-        Op::Rate(i, exact, score) => Command::Rate {
-            ticket: pick(engine, i, *exact, TicketStatus::Done),
-            score: *score,
-        },
+        Op::Rate(i, exact, score) => {
+            let ticket = pick(engine, i, *exact, TicketStatus::Done);
+            // The rating device of the counter that finished it.
+            let counter = engine.ticket(ticket).and_then(|t| t.counter);
+            Command::Rate {
+                ticket,
+                score: *score,
+                rater: Rater::Device {
+                    name: format!("rating-{counter:?}"),
+                    counter,
+                },
+            }
+        }
         Op::Open(i, who) => Command::Open {
             counter: c(i),
             staff: format!("{}-{who}", staff(c(i))),
@@ -653,6 +665,7 @@ fn rounds_until_all_called(
             service: SERVICES[service].0.to_owned(),
             priority: priority.then_some(Priority::Elderly),
             request_id: None,
+            credential: "kiosk".to_owned(),
             by: "kiosk".to_owned(),
         };
         match engine.handle(command, now).result {

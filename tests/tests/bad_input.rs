@@ -15,9 +15,11 @@ async fn bad_requests_get_json_4xx_and_change_nothing() {
     let server = TestServer::start(
         ServerOptions::new()
             .token("kiosk", Role::Kiosk, None)
+            .token("rate-1", Role::Kiosk, Some(1))
             .token("staff-1", Role::Staff, Some(1)),
     );
     let kiosk = server.api_as("kiosk");
+    let rating = server.api_as("rate-1");
     let staff = server.api_as("staff-1");
     let admin = server.api_as(ADMIN);
     // A finished ticket to rate, a waiting one, and counter 1 open with nothing in hand.
@@ -123,7 +125,7 @@ async fn bad_requests_get_json_4xx_and_change_nothing() {
         "get",
     );
     check(
-        kiosk.rate(987_654, 5).await,
+        rating.rate(987_654, 5).await,
         404,
         "unknown_ticket",
         "rate unknown",
@@ -179,18 +181,18 @@ async fn bad_requests_get_json_4xx_and_change_nothing() {
 
     // Ratings out of range, of a ticket not yet served.
     for score in [json!(0), json!(6), json!(255)] {
-        check(kiosk.rate(done.id, &score).await, 422, "invalid", "score");
+        check(rating.rate(done.id, &score).await, 422, "invalid", "score");
     }
     for score in [json!(300), json!(-1), json!("5"), json!(4.5), json!(null)] {
         check(
-            kiosk.rate(done.id, &score).await,
+            rating.rate(done.id, &score).await,
             422,
             "invalid_body",
             "score type",
         );
     }
     check(
-        kiosk.rate(waiting.id, 5).await,
+        rating.rate(waiting.id, 5).await,
         409,
         "conflict",
         "rate waiting",

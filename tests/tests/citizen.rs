@@ -11,10 +11,12 @@ async fn full_visit_streams_every_step_in_seq_order() {
     let server = TestServer::start(
         ServerOptions::new()
             .token("kiosk", Role::Kiosk, None)
+            .token("rate-1", Role::Kiosk, Some(1))
             .token("staff-1", Role::Staff, Some(1))
             .token("display", Role::Display, None),
     );
     let kiosk = server.api_as("kiosk");
+    let rating = server.api_as("rate-1");
     let staff = server.api_as("staff-1");
     let mut screen = server.ws(&server.token("display"), None).await;
     let (start, snapshot) = screen.snapshot().await;
@@ -48,7 +50,7 @@ async fn full_visit_streams_every_step_in_seq_order() {
         .expect_status(200)
         .json();
     assert_eq!(done.status, TicketStatus::Done);
-    let rated: TicketView = kiosk.rate(ticket.id, 5).await.expect_status(200).json();
+    let rated: TicketView = rating.rate(ticket.id, 5).await.expect_status(200).json();
     assert_eq!(rated.id, ticket.id);
 
     let events = screen.events_through(start + 6).await;
@@ -95,9 +97,12 @@ async fn full_visit_streams_every_step_in_seq_order() {
                 counter,
                 staff,
                 score,
+                by,
+                ..
             } => {
                 assert_eq!((t.id, *counter, staff.as_str()), (ticket.id, 1, "staff-1"));
                 assert_eq!(*score, 5);
+                assert_eq!(by.as_deref(), Some("rate-1"));
             }
             other => panic!("unexpected event {other:?}"),
         }
@@ -114,7 +119,7 @@ async fn full_visit_streams_every_step_in_seq_order() {
     assert!(counter.current.is_none());
 
     // A second rating of the same ticket is refused and changes nothing.
-    kiosk.rate(ticket.id, 4).await.expect_error(409);
+    rating.rate(ticket.id, 4).await.expect_error(409);
     assert_eq!(kiosk.seq().await, start + 6);
 }
 

@@ -11,6 +11,7 @@ async fn todays_report_as_json_and_csv() {
     let server = TestServer::start(
         ServerOptions::new()
             .token("kiosk", Role::Kiosk, None)
+            .token("rate-1", Role::Kiosk, Some(1))
             .token("quay-1", Role::Staff, Some(1)),
     );
     let kiosk = server.api_as("kiosk");
@@ -22,7 +23,11 @@ async fn todays_report_as_json_and_csv() {
     staff.open_counter(1).await;
     assert_eq!(staff.call_next(1).await.map(|t| t.id), Some(first.id));
     staff.counter_action(1, "finish").await.expect_status(200);
-    kiosk.rate(first.id, 5).await.expect_status(200);
+    server
+        .api_as("rate-1")
+        .rate(first.id, 5)
+        .await
+        .expect_status(200);
     staff.call_next(1).await.expect("the second tnmt ticket");
     staff.counter_action(1, "no-show").await.expect_status(200);
 

@@ -551,7 +551,8 @@ impl Log {
             Event::CenterConfigured { .. }
             | Event::TicketRated { .. }
             | Event::CounterOpened { .. }
-            | Event::CounterClosed { .. } => {}
+            | Event::CounterClosed { .. }
+            | Event::ClockStepped { .. } => {}
         }
         self.events.push(rec);
     }

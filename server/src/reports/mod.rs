@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use luot_shared::CenterConfig;
@@ -130,7 +129,7 @@ async fn report(
     who.require(&[Role::Admin])?;
     let config = app.engine.config().await?;
     let tz = config.time_zone().map_err(|e| ApiError::Domain(e.into()))?;
-    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let today = app.clock.now().to_zoned(tz.clone()).date();
     let to = q.to.or(q.from).unwrap_or(today);
     let from = q.from.unwrap_or(to);
     if from > to {

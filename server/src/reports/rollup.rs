@@ -26,13 +26,38 @@ pub struct DayRollup {
     pub by_hour: BTreeMap<String, Acc>,
     /// All tickets of the day.
     pub total: Acc,
-    /// Whether the day's close was seen, so nothing about it can change any more.
+    /// Whether the day's close was seen.
     pub closed: bool,
+    /// Whether the log has moved [`SETTLE_DAYS`] past the day, so nothing about it can change
+    /// any more: only then is a stored roll-up reused. (A clock stepped back can reopen a
+    /// closed day for a while; its later tickets belong to it too.)
+    #[serde(default)]
+    pub settled: bool,
 }
 
-/// The roll-up of `day`: from the store when it was made before, else computed from the log
-/// (and stored when the day is closed).
+/// Days past a business day's date after which no event can concern its tickets: a clock
+/// stepped back by less than a day may reopen it that long after its date.
+const SETTLE_DAYS: i64 = 2;
+
+/// The roll-up of `day`: from the store when it was made once the day had settled, else
+/// computed from the log (and stored when the day is closed). The day before is settled on
+/// the way, so the roll-up stored at its close is replaced by the final one.
 pub fn day_rollup(
+    store: &Store,
+    config: &CenterConfig,
+    tz: &TimeZone,
+    day: Date,
+) -> Result<DayRollup, StoreError> {
+    let rollup = stored_or_computed(store, config, tz, day)?;
+    if rollup.closed
+        && let Ok(before) = day.yesterday()
+    {
+        stored_or_computed(store, config, tz, before)?;
+    }
+    Ok(rollup)
+}
+
+fn stored_or_computed(
     store: &Store,
     config: &CenterConfig,
     tz: &TimeZone,
@@ -40,7 +65,8 @@ pub fn day_rollup(
 ) -> Result<DayRollup, StoreError> {
     if let Some(bytes) = store.rollup_get(day)? {
         match serde_json::from_slice::<DayRollup>(&bytes) {
-            Ok(r) => return Ok(r),
+            Ok(r) if r.settled => return Ok(r),
+            Ok(_) => {}
             Err(e) => tracing::warn!(%day, error = %e, "unreadable roll-up; recomputing"),
         }
     }
@@ -52,7 +78,9 @@ pub fn day_rollup(
 }
 
 /// Reduces one day of the log. The day's tickets live only inside it, but its close is
-/// recorded as the first event after it (at midnight, or when the server next runs).
+/// recorded as the first event after it (at midnight, or when the server next runs), and a
+/// clock stepped back may reopen it after that: the log is read until it is
+/// [`SETTLE_DAYS`] past the day, and only the day's own tickets are counted.
 fn compute(
     store: &Store,
     config: &CenterConfig,
@@ -63,26 +91,24 @@ fn compute(
     let Some(start) = store.first_seq_of(day)? else {
         return Ok(rollup);
     };
+    let settle = day
+        .checked_add(jiff::Span::new().days(SETTLE_DAYS))
+        .unwrap_or(Date::MAX);
     let mut tickets: HashMap<TicketId, Facts> = HashMap::new();
     for rec in store.events_from(start) {
         let rec = rec?;
-        if rec.at.to_zoned(tz.clone()).date() > day {
-            if let Event::DayClosed { day: closed, .. } = &rec.event
-                && *closed == day
-            {
-                fold(&mut tickets, &rec);
-                rollup.closed = true;
-            } else if !matches!(rec.event, Event::DayClosed { .. }) {
-                // The next day began without a close of this one (it had no tickets open).
-                rollup.closed = true;
-            }
+        let date = rec.at.to_zoned(tz.clone()).date();
+        if date >= settle {
+            rollup.settled = true;
             break;
         }
-        if let Event::DayClosed { day: closed, .. } = &rec.event
-            && *closed == day
-        {
-            // Closed at its closing hour, before midnight.
-            rollup.closed = true;
+        match &rec.event {
+            // Closed at midnight, at its closing hour, or early by a clock that ran ahead.
+            Event::DayClosed { day: closed, .. } if *closed == day => rollup.closed = true,
+            Event::DayClosed { .. } | Event::ClockStepped { .. } => {}
+            // The next day began without a close of this one (it had no tickets open).
+            _ if date > day => rollup.closed = true,
+            _ => {}
         }
         fold(&mut tickets, &rec);
     }
@@ -218,7 +244,8 @@ fn fold(tickets: &mut HashMap<TicketId, Facts>, rec: &Recorded) {
         }
         Event::CenterConfigured { .. }
         | Event::CounterOpened { .. }
-        | Event::CounterClosed { .. } => {}
+        | Event::CounterClosed { .. }
+        | Event::ClockStepped { .. } => {}
     }
 }
 

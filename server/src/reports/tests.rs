@@ -5,7 +5,7 @@
 use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use luot_shared::engine::Reply;
+use luot_shared::engine::{Rater, Reply};
 use luot_shared::{CenterConfig, Command, Engine, Event};
 
 use super::{GroupBy, build, day_rollup};
@@ -76,6 +76,7 @@ impl History {
                 service: service.into(),
                 priority: None,
                 request_id: None,
+                credential: "kiosk".into(),
                 by: "kiosk".into(),
             },
             issued,
@@ -125,6 +126,10 @@ impl History {
                 Command::Rate {
                     ticket: ticket.id,
                     score,
+                    rater: Rater::Device {
+                        name: "rating".into(),
+                        counter: Some(counter),
+                    },
                 },
                 done,
             );
@@ -149,6 +154,7 @@ fn closed_days_roll_up_and_merge() {
             service: "tnmt".into(),
             priority: None,
             request_id: None,
+            credential: "kiosk".into(),
             by: "kiosk".into(),
         },
         late,

@@ -16,16 +16,16 @@ mod view;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CenterConfig, ConfigError, CounterId, Priority, ServiceId, Ticket, TicketId, TicketRef,
     TicketStatus,
 };
-use crate::protocol::{CounterView, Event, RecentCall, Recorded, StateView, TicketView};
+use crate::protocol::{ClockStep, CounterView, Event, RecentCall, Recorded, StateView, TicketView};
 
 /// How many recent calls the state keeps for the lobby screens.
 const RECENT_CALLS: usize = 10;
@@ -33,6 +33,15 @@ const RECENT_CALLS: usize = 10;
 const SERVICE_SAMPLES: usize = 10;
 /// Longest accepted `request_id`.
 const MAX_REQUEST_ID: usize = 64;
+/// Longest accepted credential identity that scopes a `request_id`.
+const MAX_CREDENTIAL: usize = 64;
+/// Separates the credential from the `request_id` in a stored key; neither may contain it.
+const KEY_SEPARATOR: char = '\u{1f}';
+/// Business days whose numbering is remembered after they close, so a day touched early by a
+/// wrong clock continues its numbers when it really comes.
+const NUMBERED_DAYS: usize = 14;
+/// Clock steps kept for the dashboard.
+const CLOCK_STEPS: usize = 5;
 
 /// What someone asks the engine to do. `by` / `staff` name the actor for the record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +52,13 @@ pub enum Command {
         service: ServiceId,
         /// Claimed priority.
         priority: Option<Priority>,
-        /// Idempotency key.
+        /// Idempotency key, scoped to `credential`: the same pair again returns the same
+        /// ticket; the same key from another credential is another request.
         request_id: Option<String>,
+        /// Stable identity of the credential that sent the command (a token's or an
+        /// account's, as the server derives it), never shown to anyone. Printable, at most 64
+        /// characters.
+        credential: String,
         /// Issuer.
         by: String,
     },
@@ -100,6 +114,9 @@ pub enum Command {
         ticket: TicketId,
         /// Staff member.
         staff: String,
+        /// Counters the actor is bound to (`None`: any): it may act only on tickets of the
+        /// services they serve, or named for them.
+        counters: Option<Vec<CounterId>>,
     },
     /// Withdraw a waiting ticket.
     Cancel {
@@ -107,6 +124,8 @@ pub enum Command {
         ticket: TicketId,
         /// Who.
         staff: String,
+        /// Counters the actor is bound to, as for [`Command::Reinstate`].
+        counters: Option<Vec<CounterId>>,
     },
     /// Rate a finished ticket.
     Rate {
@@ -114,6 +133,8 @@ pub enum Command {
         ticket: TicketId,
         /// 1..=5.
         score: u8,
+        /// Who rates.
+        rater: Rater,
     },
     /// Open (or take over) a counter.
     Open {
@@ -138,6 +159,36 @@ pub enum Command {
     },
     /// Let time pass: closes the business day when it is over.
     Tick,
+    /// Record that the wall clock was stepped: it reads `observed` (the command's `now`)
+    /// where elapsed time says `expected`. Recorded before anything else the new time causes
+    /// (such as the day closing).
+    NoteClockStep {
+        /// Where the wall clock should have been.
+        expected: Timestamp,
+    },
+}
+
+/// Who asks to rate a ticket, as the server maps the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rater {
+    /// A rating device (a kiosk credential), paired to a counter when it was made with
+    /// `--counter N`.
+    Device {
+        /// Its name in the record.
+        name: String,
+        /// The counter it is paired to.
+        counter: Option<CounterId>,
+    },
+    /// Counter staff: refused, staff never rate their own service.
+    Staff {
+        /// Its name.
+        name: String,
+    },
+    /// An admin: the rating is recorded as a correction, at any time of the day.
+    Admin {
+        /// Its name in the record.
+        name: String,
+    },
 }
 
 /// Why a command was refused. Nothing changed.
@@ -173,6 +224,24 @@ pub enum DomainError {
     /// The configuration is refused.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The actor is bound to counters that do not serve this ticket.
+    #[error("{0}")]
+    NotYourCounter(String),
+    /// Staff may not rate.
+    #[error("staff may not rate tickets; the counter's rating device does")]
+    StaffCannotRate,
+    /// A device that is not paired to a counter may not rate.
+    #[error("this device is not a counter's rating device (make its token with --counter N)")]
+    RatingDeviceUnpaired,
+    /// The rating device belongs to another counter than the one that finished the ticket.
+    #[error("{0}")]
+    WrongRatingDevice(String),
+    /// The ticket already has its rating.
+    #[error("ticket {0} is already rated")]
+    AlreadyRated(String),
+    /// The rating window after the finish has passed.
+    #[error("{0}")]
+    RatingWindowClosed(String),
 }
 
 impl DomainError {
@@ -189,7 +258,24 @@ impl DomainError {
             DomainError::NumbersExhausted(_) => "numbers_exhausted",
             DomainError::Invalid(_) => "invalid",
             DomainError::Config(_) => "invalid_config",
+            DomainError::NotYourCounter(_) => "not_your_counter",
+            DomainError::StaffCannotRate => "staff_cannot_rate",
+            DomainError::RatingDeviceUnpaired => "rating_device_unpaired",
+            DomainError::WrongRatingDevice(_) => "wrong_rating_device",
+            DomainError::AlreadyRated(_) => "already_rated",
+            DomainError::RatingWindowClosed(_) => "rating_window_closed",
         }
+    }
+
+    /// Whether the refusal is about who asks rather than what is asked (HTTP 403).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(
+            self,
+            DomainError::NotYourCounter(_)
+                | DomainError::StaffCannotRate
+                | DomainError::RatingDeviceUnpaired
+                | DomainError::WrongRatingDevice(_)
+        )
     }
 }
 
@@ -252,24 +338,38 @@ pub struct Engine {
     day: Option<Date>,
     /// The latest day that closed.
     closed_day: Option<Date>,
+    /// When it closed: a clock stepped back before that instant has not seen the close yet,
+    /// so the day is open again.
+    #[serde(default)]
+    closed_at: Option<Timestamp>,
     next_ticket_id: TicketId,
-    /// Next number per service for the current day.
-    next_number: BTreeMap<ServiceId, u32>,
+    /// Next number per business day and service, kept for the last [`NUMBERED_DAYS`] days
+    /// touched: a day a wrong clock opened early continues its numbers when it really comes.
+    #[serde(default)]
+    numbers: BTreeMap<Date, BTreeMap<ServiceId, u32>>,
+    /// The current day's next numbers as snapshots before `numbers` kept them; read only.
+    #[serde(default, rename = "next_number", skip_serializing)]
+    legacy_next_number: BTreeMap<ServiceId, u32>,
     tickets: BTreeMap<TicketId, Ticket>,
-    /// Ordered so a snapshot serializes the same bytes however the state was reached.
+    /// Credential-scoped idempotency keys of today's tickets. Ordered so a snapshot
+    /// serializes the same bytes however the state was reached.
     requests: BTreeMap<String, TicketId>,
     counters: BTreeMap<CounterId, CounterState>,
     recent_calls: VecDeque<RecentCall>,
     /// Recent service durations per service, in seconds.
     service_times: BTreeMap<ServiceId, VecDeque<u64>>,
+    /// The latest steps of the wall clock, newest first.
+    #[serde(default)]
+    clock_steps: VecDeque<ClockStep>,
     /// Waiting tickets in queue order, derived from `tickets`.
     #[serde(skip)]
     queues: Queues,
 }
 
-/// One queue: waiting tickets in issue order, each with whether it claimed priority, so
-/// that calling and positions need not look the tickets up.
-pub(crate) type Queue = BTreeMap<(Timestamp, TicketId), bool>;
+/// One queue: waiting tickets in issue order (their ids, which follow `seq`, not their
+/// times, which a stepped clock can reorder), each with its issue time and whether it claimed
+/// priority, so that calling and positions need not look the tickets up.
+pub(crate) type Queue = BTreeMap<TicketId, (Timestamp, bool)>;
 
 /// The waiting tickets in issue order, kept beside `tickets` so that calling, positions and
 /// views look only at who waits where, not at every ticket of the day. Derived state: never
@@ -293,13 +393,13 @@ impl Queues {
     fn insert(&mut self, t: &Ticket) {
         if t.status == TicketStatus::Waiting {
             self.set_for(t)
-                .insert((t.issued_at, t.id), t.priority.is_some());
+                .insert(t.id, (t.issued_at, t.priority.is_some()));
         }
     }
 
     fn remove(&mut self, t: &Ticket) {
         if t.status == TicketStatus::Waiting {
-            self.set_for(t).remove(&(t.issued_at, t.id));
+            self.set_for(t).remove(&t.id);
         }
     }
 }
@@ -327,13 +427,16 @@ impl Engine {
             last_at: None,
             day: None,
             closed_day: None,
+            closed_at: None,
             next_ticket_id: 1,
-            next_number: BTreeMap::new(),
+            numbers: BTreeMap::new(),
+            legacy_next_number: BTreeMap::new(),
             tickets: BTreeMap::new(),
             requests: BTreeMap::new(),
             counters: BTreeMap::new(),
             recent_calls: VecDeque::new(),
             service_times: BTreeMap::new(),
+            clock_steps: VecDeque::new(),
             queues: Queues::default(),
         }
     }
@@ -342,6 +445,16 @@ impl Engine {
     pub fn from_snapshot(json: &[u8]) -> Result<Engine, serde_json::Error> {
         let mut engine: Engine = serde_json::from_slice(json)?;
         engine.tz = engine.config.time_zone().unwrap_or(TimeZone::UTC);
+        let legacy = std::mem::take(&mut engine.legacy_next_number);
+        if let Some(day) = engine.day
+            && !legacy.is_empty()
+        {
+            let numbers = engine.numbers.entry(day).or_default();
+            for (service, n) in legacy {
+                let next = numbers.entry(service).or_insert(n);
+                *next = (*next).max(n);
+            }
+        }
         for t in engine.tickets.values() {
             engine.queues.insert(t);
         }
@@ -379,10 +492,29 @@ impl Engine {
         now.to_zoned(self.tz.clone()).date()
     }
 
+    /// Whether `day` has closed as of `now`. A close recorded after `now` was dated by a clock
+    /// that has since been set back: it has not happened yet.
+    fn closed_on(&self, day: Date, now: Timestamp) -> bool {
+        self.closed_day == Some(day) && self.closed_at.is_none_or(|at| at <= now)
+    }
+
     /// Handles one command at time `now`.
     pub fn handle(&mut self, command: Command, now: Timestamp) -> Outcome {
         let mut out = Vec::new();
-        self.roll_day(now, &mut out);
+        let stepped = matches!(command, Command::NoteClockStep { .. });
+        if let Command::NoteClockStep { expected } = &command {
+            let offset_ms =
+                i64::try_from(now.duration_since(*expected).as_millis()).unwrap_or(i64::MAX);
+            self.record(
+                &mut out,
+                now,
+                Event::ClockStepped {
+                    expected: *expected,
+                    offset_ms,
+                },
+            );
+        }
+        self.roll_day(now, stepped, &mut out);
         let result = self.decide(command, now, &mut out);
         Outcome {
             events: out,
@@ -417,16 +549,19 @@ impl Engine {
         out.push(rec);
     }
 
-    /// Closes the business day when the date has changed or the closing hour has passed.
-    fn roll_day(&mut self, now: Timestamp, out: &mut Vec<Recorded>) {
+    /// Closes the business day when the date has moved on or the closing hour has passed;
+    /// when the clock was `stepped` back to an earlier date, also the day of the wrong date,
+    /// so the business day follows the corrected clock. (Without a step, a date that seems
+    /// to go back is a clock within a few seconds of midnight: the day stays.)
+    fn roll_day(&mut self, now: Timestamp, stepped: bool, out: &mut Vec<Recorded>) {
         let zoned = now.to_zoned(self.tz.clone());
         let today = zoned.date();
         let live = self.day.unwrap_or(today);
-        let due = if live < today {
+        let due = if live < today || stepped && live > today {
             true
         } else {
             live == today
-                && self.closed_day != Some(today)
+                && !self.closed_on(today, now)
                 && self
                     .config
                     .center
@@ -442,7 +577,7 @@ impl Engine {
                 .map(TicketRef::from)
                 .collect();
             self.record(out, now, Event::DayClosed { day: live, expired });
-        } else if due && self.closed_day != Some(live) && live == today {
+        } else if due && !self.closed_on(live, now) && live == today {
             // Nothing happened today, but the closing hour passed: remember it so the kiosk
             // stops issuing.
             self.record(
@@ -492,13 +627,17 @@ impl Engine {
         out: &mut Vec<Recorded>,
     ) -> Result<Reply, DomainError> {
         match command {
-            Command::Tick => Ok(Reply::Ok),
+            Command::Tick | Command::NoteClockStep { .. } => Ok(Reply::Ok),
             Command::Issue {
                 service,
                 priority,
                 request_id,
+                credential,
                 by,
-            } => self.issue(service, priority, request_id, by, now, out),
+            } => {
+                let key = request_key(&credential, request_id)?;
+                self.issue(service, priority, key, by, now, out)
+            }
             Command::CallNext { counter, staff } => {
                 let state = self.counter_state(counter)?;
                 if !state.open {
@@ -654,11 +793,16 @@ impl Engine {
                 );
                 Ok(self.ticket_reply(id, now))
             }
-            Command::Reinstate { ticket, staff } => {
+            Command::Reinstate {
+                ticket,
+                staff,
+                counters,
+            } => {
                 let t = self
                     .tickets
                     .get(&ticket)
                     .ok_or(DomainError::UnknownTicket(ticket))?;
+                self.check_reach(t, counters.as_deref(), "reinstate")?;
                 if t.status != TicketStatus::NoShow {
                     return Err(DomainError::Conflict(format!(
                         "only a no-show ticket can be reinstated; {} is {}",
@@ -670,11 +814,16 @@ impl Engine {
                 self.record(out, now, Event::TicketReinstated { ticket: r, staff });
                 Ok(self.ticket_reply(ticket, now))
             }
-            Command::Cancel { ticket, staff } => {
+            Command::Cancel {
+                ticket,
+                staff,
+                counters,
+            } => {
                 let t = self
                     .tickets
                     .get(&ticket)
                     .ok_or(DomainError::UnknownTicket(ticket))?;
+                self.check_reach(t, counters.as_deref(), "cancel")?;
                 if t.status != TicketStatus::Waiting {
                     return Err(DomainError::Conflict(format!(
                         "only a waiting ticket can be cancelled; {} is {}",
@@ -694,48 +843,11 @@ impl Engine {
                 );
                 Ok(self.ticket_reply(ticket, now))
             }
-            Command::Rate { ticket, score } => {
-                if !(1..=5).contains(&score) {
-                    return Err(DomainError::Invalid(format!(
-                        "score must be 1 to 5, not {score}"
-                    )));
-                }
-                let t = self
-                    .tickets
-                    .get(&ticket)
-                    .ok_or(DomainError::UnknownTicket(ticket))?;
-                if t.status != TicketStatus::Done {
-                    return Err(DomainError::Conflict(format!(
-                        "ticket {} is {}; only a finished ticket can be rated",
-                        t.number,
-                        status_word(t.status)
-                    )));
-                }
-                if t.rating.is_some() {
-                    return Err(DomainError::Conflict(format!(
-                        "ticket {} is already rated",
-                        t.number
-                    )));
-                }
-                let (Some(counter), Some(staff)) = (t.counter, t.staff.clone()) else {
-                    return Err(DomainError::Conflict(format!(
-                        "ticket {} was never served",
-                        t.number
-                    )));
-                };
-                let r = TicketRef::from(t);
-                self.record(
-                    out,
-                    now,
-                    Event::TicketRated {
-                        ticket: r,
-                        counter,
-                        staff,
-                        score,
-                    },
-                );
-                Ok(self.ticket_reply(ticket, now))
-            }
+            Command::Rate {
+                ticket,
+                score,
+                rater,
+            } => self.rate(ticket, score, rater, now, out),
             Command::Open { counter, staff } => {
                 let state = self.counter_state(counter)?;
                 if !state.open || state.staff.as_deref() != Some(staff.as_str()) {
@@ -760,6 +872,111 @@ impl Engine {
         }
     }
 
+    /// Rates a finished ticket: from the rating device of the counter that finished it,
+    /// once, within the rating window; or from an admin, as a correction.
+    fn rate(
+        &mut self,
+        ticket: TicketId,
+        score: u8,
+        rater: Rater,
+        now: Timestamp,
+        out: &mut Vec<Recorded>,
+    ) -> Result<Reply, DomainError> {
+        if !(1..=5).contains(&score) {
+            return Err(DomainError::Invalid(format!(
+                "score must be 1 to 5, not {score}"
+            )));
+        }
+        let (by, device_counter) = match rater {
+            Rater::Staff { .. } => return Err(DomainError::StaffCannotRate),
+            Rater::Device { counter: None, .. } => return Err(DomainError::RatingDeviceUnpaired),
+            Rater::Device {
+                name,
+                counter: Some(c),
+            } => (name, Some(c)),
+            Rater::Admin { name } => (name, None),
+        };
+        let t = self
+            .tickets
+            .get(&ticket)
+            .ok_or(DomainError::UnknownTicket(ticket))?;
+        if t.status != TicketStatus::Done {
+            return Err(DomainError::Conflict(format!(
+                "ticket {} is {}; only a finished ticket can be rated",
+                t.number,
+                status_word(t.status)
+            )));
+        }
+        let (Some(counter), Some(staff)) = (t.counter, t.staff.clone()) else {
+            return Err(DomainError::Conflict(format!(
+                "ticket {} was never served",
+                t.number
+            )));
+        };
+        if let Some(device) = device_counter {
+            if device != counter {
+                return Err(DomainError::WrongRatingDevice(format!(
+                    "ticket {} was finished at counter {counter}; this is counter {device}'s rating device",
+                    t.number
+                )));
+            }
+            if t.rating.is_some() {
+                return Err(DomainError::AlreadyRated(t.number.clone()));
+            }
+            let window = self.config.center.rating_window_min;
+            let finished = t.finished_at.unwrap_or(now);
+            // A finish dated after `now` (the clock was stepped back since) is within it.
+            if now.duration_since(finished) > SignedDuration::from_mins(i64::from(window)) {
+                return Err(DomainError::RatingWindowClosed(format!(
+                    "ticket {} can be rated only within {window} minutes of its finish",
+                    t.number
+                )));
+            }
+        }
+        let r = TicketRef::from(t);
+        self.record(
+            out,
+            now,
+            Event::TicketRated {
+                ticket: r,
+                counter,
+                staff,
+                score,
+                by: Some(by),
+                correction: device_counter.is_none(),
+            },
+        );
+        Ok(self.ticket_reply(ticket, now))
+    }
+
+    /// Refuses when the actor is bound to counters none of which serves `t`'s service or is
+    /// named for it.
+    fn check_reach(
+        &self,
+        t: &Ticket,
+        counters: Option<&[CounterId]>,
+        action: &str,
+    ) -> Result<(), DomainError> {
+        let Some(counters) = counters else {
+            return Ok(());
+        };
+        let reaches = counters.iter().any(|&c| {
+            t.for_counter == Some(c)
+                || self
+                    .config
+                    .counter(c)
+                    .is_some_and(|k| k.services.contains(&t.service))
+        });
+        if reaches {
+            Ok(())
+        } else {
+            Err(DomainError::NotYourCounter(format!(
+                "you may not {action} ticket {}: your counters do not serve {:?}",
+                t.number, t.service
+            )))
+        }
+    }
+
     fn issue(
         &mut self,
         service: ServiceId,
@@ -769,24 +986,19 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Recorded>,
     ) -> Result<Reply, DomainError> {
-        if let Some(key) = &request_id {
-            if key.is_empty() || key.len() > MAX_REQUEST_ID || key.chars().any(char::is_control) {
-                return Err(DomainError::Invalid(format!(
-                    "request_id must be 1 to {MAX_REQUEST_ID} printable characters"
-                )));
+        if let Some(key) = &request_id
+            && let Some(&id) = self.requests.get(key)
+        {
+            let view = self.ticket_view(id, now);
+            if view.service != service || view.priority != priority {
+                return Err(DomainError::Conflict(
+                    "request_id was already used for a different ticket".into(),
+                ));
             }
-            if let Some(&id) = self.requests.get(key) {
-                let view = self.ticket_view(id, now);
-                if view.service != service || view.priority != priority {
-                    return Err(DomainError::Conflict(
-                        "request_id was already used for a different ticket".into(),
-                    ));
-                }
-                return Ok(Reply::Ticket {
-                    ticket: Box::new(view),
-                    created: false,
-                });
-            }
+            return Ok(Reply::Ticket {
+                ticket: Box::new(view),
+                created: false,
+            });
         }
         let field = self
             .config
@@ -806,9 +1018,12 @@ impl Engine {
         if let Some(note) = self.issuing_note(now) {
             return Err(DomainError::IssuingClosed(note));
         }
+        // The live business day: the local date, but for a clock a few seconds behind midnight.
+        let day = self.day.unwrap_or_else(|| self.local_date(now));
         let n = self
-            .next_number
-            .get(&service)
+            .numbers
+            .get(&day)
+            .and_then(|numbers| numbers.get(&service))
             .copied()
             .unwrap_or(field.start);
         if n > 999 {
@@ -819,7 +1034,7 @@ impl Engine {
             number: format!("{}{n:03}", field.prefix),
             service,
             priority,
-            day: self.local_date(now),
+            day,
             issued_at: now,
             status: TicketStatus::Waiting,
             counter: None,
@@ -847,9 +1062,7 @@ impl Engine {
         let c = &self.config.center;
         // The closing hour stops issuing even before an event has closed today: the first
         // command after it may have closed the previous day instead.
-        if self.closed_day == Some(zoned.date())
-            || c.close.is_some_and(|close| zoned.time() >= close)
-        {
+        if self.closed_on(zoned.date(), now) || c.close.is_some_and(|close| zoned.time() >= close) {
             return Some("the center has closed for today".into());
         }
         if let Some(open) = c.open
@@ -940,7 +1153,8 @@ impl Engine {
         if let Some(t) = touched.and_then(|id| self.tickets.get(&id)) {
             self.queues.remove(t);
         }
-        let opens_day = self.day.is_none() && !matches!(event, Event::DayClosed { .. });
+        let opens_day = self.day.is_none()
+            && !matches!(event, Event::DayClosed { .. } | Event::ClockStepped { .. });
         match event {
             Event::CenterConfigured { config, .. } => {
                 self.config = config.clone();
@@ -953,7 +1167,16 @@ impl Engine {
                     .get(prefix_len(&ticket.number)..)
                     .and_then(|d| d.parse::<u32>().ok());
                 if let Some(n) = n {
-                    self.next_number.insert(ticket.service.clone(), n + 1);
+                    let next = self
+                        .numbers
+                        .entry(ticket.day)
+                        .or_default()
+                        .entry(ticket.service.clone())
+                        .or_insert(n + 1);
+                    *next = (*next).max(n + 1);
+                    while self.numbers.len() > NUMBERED_DAYS {
+                        self.numbers.pop_first();
+                    }
                 }
                 if let Some(key) = &ticket.request_id {
                     self.requests.insert(key.clone(), ticket.id);
@@ -1007,12 +1230,15 @@ impl Engine {
                 }
             }
             Event::TicketFinished {
-                ticket, counter, ..
+                ticket,
+                counter,
+                staff,
             } => {
                 let mut served_secs = 0;
                 if let Some(t) = self.tickets.get_mut(&ticket.id) {
                     t.status = TicketStatus::Done;
                     t.finished_at = Some(at);
+                    t.staff = Some(staff.clone());
                     if let Some(from) = t.started_at.or(t.called_at) {
                         let secs = at.duration_since(from).as_secs().max(0) as u64;
                         served_secs = secs;
@@ -1096,15 +1322,27 @@ impl Engine {
                 c.staff = None;
             }
             Event::DayClosed { day, .. } => {
-                self.closed_day = Some(*day);
+                // A future day closed because the clock was corrected back is not over: when
+                // it really comes it opens again (and continues its numbers).
+                if self.local_date(at) >= *day {
+                    self.closed_day = Some(*day);
+                    self.closed_at = Some(at);
+                }
                 self.day = None;
                 self.tickets.clear();
                 self.requests.clear();
-                self.next_number.clear();
                 self.recent_calls.clear();
                 self.service_times.clear();
                 self.counters.clear();
                 self.queues = Queues::default();
+            }
+            Event::ClockStepped { offset_ms, .. } => {
+                self.clock_steps.push_front(ClockStep {
+                    at,
+                    offset_ms: *offset_ms,
+                    seq: self.seq,
+                });
+                self.clock_steps.truncate(CLOCK_STEPS);
             }
         }
         let touched = touched.or(match event {
@@ -1199,8 +1437,31 @@ fn ticket_of(event: &Event) -> Option<TicketId> {
         Event::CenterConfigured { .. }
         | Event::CounterOpened { .. }
         | Event::CounterClosed { .. }
-        | Event::DayClosed { .. } => None,
+        | Event::DayClosed { .. }
+        | Event::ClockStepped { .. } => None,
     }
+}
+
+/// The stored idempotency key of a request: its `request_id` scoped to the credential.
+fn request_key(
+    credential: &str,
+    request_id: Option<String>,
+) -> Result<Option<String>, DomainError> {
+    let Some(id) = request_id else {
+        return Ok(None);
+    };
+    if id.is_empty() || id.len() > MAX_REQUEST_ID || id.chars().any(char::is_control) {
+        return Err(DomainError::Invalid(format!(
+            "request_id must be 1 to {MAX_REQUEST_ID} printable characters"
+        )));
+    }
+    if credential.len() > MAX_CREDENTIAL || credential.chars().any(char::is_control) {
+        return Err(DomainError::Invalid(
+            "the credential identity must be at most 64 printable characters".into(),
+        ));
+    }
+    // Neither part contains the separator (a control character), so keys never collide.
+    Ok(Some(format!("{credential}{KEY_SEPARATOR}{id}")))
 }
 
 /// Length of a ticket number's prefix: everything but the last three digits.

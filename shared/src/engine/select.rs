@@ -3,7 +3,9 @@
 //! A counter may call a waiting ticket that was transferred to it by name, or one of a service
 //! it serves that is not named for another counter. Among those, the priority policy picks a
 //! class (priority or normal) and the calling mode picks the ticket within the class; a
-//! ticket keeps its place by issue time, also after a transfer or a reinstatement.
+//! ticket keeps its place in issue order, also after a transfer or a reinstatement. Issue
+//! order is the order of ticket ids (the log's order), not of issue times: a clock stepped
+//! back must not put new tickets ahead of those issued before the step.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -11,7 +13,7 @@ use super::Engine;
 use crate::domain::{CallingMode, CounterId, PriorityMode, Ticket, TicketId};
 
 /// Sort key: lower is called first.
-type Key = (usize, Timestamp, TicketId);
+type Key = (usize, TicketId);
 
 impl Engine {
     /// Whether `t` counts as priority at `now`: claimed, or escalated by its wait.
@@ -30,6 +32,7 @@ impl Engine {
             return true;
         }
         let minutes = self.config.center.priority.escalate_after_min;
+        // A ticket dated after `now` (the clock was stepped back) has waited nothing yet.
         minutes > 0
             && now.duration_since(issued_at) >= SignedDuration::from_mins(i64::from(minutes))
     }
@@ -58,8 +61,8 @@ impl Engine {
         let mut best_normal: Option<Key> = None;
         for (rank, set) in queues {
             let (mut found_priority, mut found_normal) = (false, false);
-            for (&(issued_at, id), &claimed) in set {
-                let key = (rank, issued_at, id);
+            for (&id, &(issued_at, claimed)) in set {
+                let key = (rank, id);
                 let (slot, found) = if self.counts_as_priority(claimed, issued_at, now) {
                     (&mut best_priority, &mut found_priority)
                 } else {
@@ -80,9 +83,9 @@ impl Engine {
         let streak = self.counters.get(&counter).map_or(0, |c| c.priority_streak);
         let normal_turn = policy.mode == PriorityMode::Interleave && streak >= policy.interleave;
         match (best_priority, best_normal) {
-            (Some(_), Some(n)) if normal_turn => Some((n.2, false)),
-            (Some(p), _) => Some((p.2, true)),
-            (None, Some(n)) => Some((n.2, false)),
+            (Some(_), Some(n)) if normal_turn => Some((n.1, false)),
+            (Some(p), _) => Some((p.1, true)),
+            (None, Some(n)) => Some((n.1, false)),
             (None, None) => None,
         }
     }

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use jiff::civil::{self, Date};
 
-use super::{Command, DomainError, Engine, Outcome, Reply};
+use super::{Command, DomainError, Engine, Outcome, Rater, Reply};
 use crate::domain::{
     CallingMode, CenterConfig, CounterConfig, CounterId, Priority, PriorityMode, PriorityPolicy,
     ServiceField, TicketId, TicketStatus,
@@ -94,7 +94,16 @@ fn issue(service: &str, priority: Option<Priority>, request_id: Option<&str>) ->
         service: service.to_owned(),
         priority,
         request_id: request_id.map(str::to_owned),
+        credential: "kiosk-1".to_owned(),
         by: "kiosk".to_owned(),
+    }
+}
+
+/// The rating device paired to `counter`.
+fn device(counter: CounterId) -> Rater {
+    Rater::Device {
+        name: format!("rating-{counter}"),
+        counter: Some(counter),
     }
 }
 
@@ -279,6 +288,7 @@ fn full_visit_records_each_step_in_seq_order() {
     desk.ok(Command::Rate {
         ticket: t.id,
         score: 5,
+        rater: device(1),
     });
 
     let visit: Vec<Recorded> = desk
@@ -721,6 +731,7 @@ fn reinstated_no_show_keeps_its_place_by_issue_time() {
         desk.refuse(Command::Reinstate {
             ticket: second.id,
             staff: staff(1),
+            counters: None,
         }),
         DomainError::Conflict(_)
     ));
@@ -728,6 +739,7 @@ fn reinstated_no_show_keeps_its_place_by_issue_time() {
     let (reply, _) = desk.ok(Command::Reinstate {
         ticket: first.id,
         staff: staff(1),
+        counters: None,
     });
     assert!(
         matches!(reply, Reply::Ticket { ticket, .. } if ticket.status == TicketStatus::Waiting && ticket.ahead == 0)
@@ -824,6 +836,7 @@ fn cancel_withdraws_only_a_waiting_ticket() {
     let (_, events) = desk.ok(Command::Cancel {
         ticket: first.id,
         staff: staff(1),
+        counters: None,
     });
     assert_eq!(kinds(&events), ["ticket_cancelled"]);
     assert_eq!(desk.status(first.id), TicketStatus::Cancelled);
@@ -831,6 +844,7 @@ fn cancel_withdraws_only_a_waiting_ticket() {
         desk.refuse(Command::Cancel {
             ticket: first.id,
             staff: staff(1),
+            counters: None,
         }),
         DomainError::Conflict(_)
     ));
@@ -839,6 +853,7 @@ fn cancel_withdraws_only_a_waiting_ticket() {
         desk.refuse(Command::Cancel {
             ticket: second.id,
             staff: staff(1),
+            counters: None,
         }),
         DomainError::Conflict(_)
     ));
@@ -846,6 +861,7 @@ fn cancel_withdraws_only_a_waiting_ticket() {
         desk.refuse(Command::Cancel {
             ticket: 999,
             staff: staff(1),
+            counters: None,
         }),
         DomainError::UnknownTicket(999)
     );
@@ -877,6 +893,7 @@ fn rating_is_tied_to_counter_and_staff() {
     let (_, events) = desk.ok(Command::Rate {
         ticket: t.id,
         score: 4,
+        rater: device(3),
     });
     assert!(
         matches!(&events[..], [r] if matches!(&r.event, Event::TicketRated { counter: 3, staff, score: 4, .. } if staff == "nv3"))
@@ -895,7 +912,8 @@ fn rating_out_of_range_is_invalid() {
         assert!(matches!(
             desk.refuse(Command::Rate {
                 ticket: t.id,
-                score
+                score,
+                rater: device(1),
             }),
             DomainError::Invalid(_)
         ));
@@ -913,13 +931,15 @@ fn rating_twice_is_refused() {
     desk.ok(Command::Rate {
         ticket: t.id,
         score: 5,
+        rater: device(1),
     });
     assert!(matches!(
         desk.refuse(Command::Rate {
             ticket: t.id,
-            score: 1
+            score: 1,
+            rater: device(1),
         }),
-        DomainError::Conflict(_)
+        DomainError::AlreadyRated(_)
     ));
     assert_eq!(desk.engine.ticket(t.id).unwrap().rating, Some(5));
 }
@@ -930,7 +950,11 @@ fn rating_before_finish_is_refused() {
     let mut desk = Desk::new();
     desk.ok(open(1));
     let t = desk.issue("tnmt");
-    let rate = |ticket| Command::Rate { ticket, score: 5 };
+    let rate = |ticket| Command::Rate {
+        ticket,
+        score: 5,
+        rater: device(1),
+    };
     assert!(matches!(desk.refuse(rate(t.id)), DomainError::Conflict(_)));
     desk.call(1);
     assert!(matches!(desk.refuse(rate(t.id)), DomainError::Conflict(_)));
@@ -1182,14 +1206,17 @@ fn refused_commands_change_nothing() {
         Command::Reinstate {
             ticket: waiting.id + 1,
             staff: staff(1),
+            counters: None,
         },
         Command::Rate {
             ticket: waiting.id,
             score: 3,
+            rater: device(1),
         },
         Command::Cancel {
             ticket: 12345,
             staff: staff(1),
+            counters: None,
         },
         recall(2),
     ] {

@@ -25,13 +25,13 @@ impl Engine {
         };
         // Called before `t`: any priority ticket when `t` is not one, and within the same
         // class whoever was issued earlier.
-        let mine = (t.issued_at, t.id);
+        let mine = t.id;
         let t_priority = self.effective_priority(t, now);
         let n = queue
             .iter()
-            .filter(|&(&key, &claimed)| {
-                let u_priority = self.counts_as_priority(claimed, key.0, now);
-                key != mine && (u_priority && !t_priority || u_priority == t_priority && key < mine)
+            .filter(|&(&id, &(issued_at, claimed))| {
+                let u_priority = self.counts_as_priority(claimed, issued_at, now);
+                id != mine && (u_priority && !t_priority || u_priority == t_priority && id < mine)
             })
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
@@ -173,7 +173,7 @@ impl Engine {
             .by_counter
             .values()
             .flat_map(|q| q.keys())
-            .filter_map(|(_, id)| self.tickets.get(id))
+            .filter_map(|id| self.tickets.get(id))
             .collect();
         let empty = Queue::new();
         let services = self
@@ -192,7 +192,7 @@ impl Engine {
                 let mut first_priority = Vec::with_capacity(NEXT_SHOWN);
                 let mut first_normal = Vec::with_capacity(NEXT_SHOWN);
                 let mut claimed_count = 0;
-                for (&(issued_at, id), &claimed) in queue {
+                for (&id, &(issued_at, claimed)) in queue {
                     claimed_count += usize::from(claimed);
                     let bucket = if self.counts_as_priority(claimed, issued_at, now) {
                         &mut first_priority
@@ -200,27 +200,29 @@ impl Engine {
                         &mut first_normal
                     };
                     if bucket.len() < NEXT_SHOWN {
-                        bucket.push((issued_at, id));
+                        bucket.push(id);
                     }
                 }
-                let mut next: Vec<(bool, Timestamp, TicketId)> = first_priority
+                let mut next: Vec<(bool, TicketId)> = first_priority
                     .into_iter()
-                    .map(|(at, id)| (false, at, id))
-                    .chain(first_normal.into_iter().map(|(at, id)| (true, at, id)))
+                    .map(|id| (false, id))
+                    .chain(first_normal.into_iter().map(|id| (true, id)))
                     .chain(
                         named_here
                             .iter()
-                            .map(|t| (!self.effective_priority(t, now), t.issued_at, t.id)),
+                            .map(|t| (!self.effective_priority(t, now), t.id)),
                     )
                     .collect();
                 next.sort();
+                // The longest-waiting ticket is the first issued, whatever the clock said.
                 let oldest = queue
-                    .keys()
+                    .iter()
                     .next()
-                    .map(|k| k.0)
+                    .map(|(&id, &(at, _))| (id, at))
                     .into_iter()
-                    .chain(named_here.iter().map(|t| t.issued_at))
-                    .min();
+                    .chain(named_here.iter().map(|t| (t.id, t.issued_at)))
+                    .min()
+                    .map(|(_, at)| at);
                 let claimed_named = named_here.iter().filter(|t| t.priority.is_some()).count();
                 ServiceView {
                     id: s.id.clone(),
@@ -240,7 +242,7 @@ impl Engine {
                     next: next
                         .iter()
                         .take(NEXT_SHOWN)
-                        .filter_map(|(_, _, id)| self.tickets.get(id))
+                        .filter_map(|(_, id)| self.tickets.get(id))
                         .map(TicketRef::from)
                         .collect(),
                 }
@@ -264,6 +266,7 @@ impl Engine {
             counters,
             recent_calls: self.recent_calls.iter().cloned().collect(),
             ticker: self.config.center.ticker.clone(),
+            clock_steps: self.clock_steps.iter().cloned().collect(),
         }
     }
 }

@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use luot_server::reports::day_rollup;
 use luot_server::store::Store;
-use luot_shared::engine::Reply;
+use luot_shared::engine::{Rater, Reply};
 use luot_shared::{CenterConfig, Command, Engine, Recorded};
 
 /// Visits per working day: the city center's ~250, a little more for busy days.
@@ -71,6 +71,7 @@ pub(crate) fn generate(dir: &Path, days: usize) -> usize {
                     service: service.clone(),
                     priority: None,
                     request_id: None,
+                    credential: "kiosk".into(),
                     by: "kiosk".into(),
                 },
                 issued,
@@ -123,6 +124,10 @@ pub(crate) fn generate(dir: &Path, days: usize) -> usize {
                     Command::Rate {
                         ticket: ticket.id,
                         score,
+                        rater: Rater::Device {
+                            name: "rating".into(),
+                            counter: Some(counter),
+                        },
                     },
                     done,
                 );
