@@ -611,3 +611,80 @@ async fn busy_center_matches_the_api_and_screenshots() {
         );
     }
 }
+
+/// Replaces the page's `WebSocket` with one that swallows the next `ticket_called` event, as
+/// a proxy that lost a message would; the page's own code is untouched.
+const DROP_NEXT_CALL: &str = r#"
+const Real = window.WebSocket;
+window.dropNextCall = true;
+window.droppedSeq = null;
+function Lossy(url, protocols) {
+  const ws = new Real(url, protocols);
+  let handler = null;
+  Object.defineProperty(ws, "onmessage", { get() { return handler; }, set(h) { handler = h; } });
+  ws.addEventListener("message", (m) => {
+    const msg = JSON.parse(m.data);
+    if (window.dropNextCall && msg.type === "event" && msg.event.kind === "ticket_called") {
+      window.dropNextCall = false;
+      window.droppedSeq = msg.seq;
+      return;
+    }
+    if (handler) handler.call(ws, m);
+  });
+  return ws;
+}
+for (const k of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) Lossy[k] = Real[k];
+window.WebSocket = Lossy;
+return true;
+"#;
+
+/// A message lost on the way (a gap in `seq`) is noticed at the next event: the page
+/// reconnects with `since`, gets the lost call, shows it and announces it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_in_seq_reconnects_with_since() {
+    let Some(browser) = tv_browser().await else {
+        return;
+    };
+    let server = TestServer::start(options());
+    let tv = server.token("tv");
+    let staff = server.api_as("staff");
+    let kiosk = server.api_as("kiosk");
+    staff.open_counter(1).await;
+    kiosk.issue_ticket("tnmt").await;
+    open_display(&browser, &server, &format!("?token={tv}")).await;
+    browser.js(DROP_NEXT_CALL).await;
+    // The page's next socket goes through the lossy one.
+    browser
+        .js("document.dispatchEvent(new Event('visibilitychange')); return true;")
+        .await;
+    browser
+        .wait_js(
+            "the page reconnected",
+            "window.luotDisplay.connects === 2 && window.luotDisplay.online",
+        )
+        .await;
+
+    assert_eq!(staff.call_next(1).await.unwrap().number, "1001");
+    browser
+        .wait_js("the call swallowed", "window.droppedSeq !== null")
+        .await;
+    let seq = browser.js("return window.luotDisplay.seq;").await;
+    let dropped = browser.js("return window.droppedSeq;").await;
+    assert_eq!(seq.as_u64().unwrap() + 1, dropped.as_u64().unwrap());
+    // The next event shows the gap.
+    kiosk.issue_ticket("tnmt").await;
+    wait_call(&browser, "1001", 1).await;
+    let resyncs = browser
+        .js("return window.luotDisplay.resyncs.map((r) => r.reason);")
+        .await;
+    assert_eq!(resyncs, json!(["visible", "gap"]));
+    let api_seq = kiosk.seq().await;
+    browser
+        .wait_js(
+            "the page at the API's seq",
+            &format!("window.luotDisplay.seq === {api_seq}"),
+        )
+        .await;
+    wait_announced(&browser, 1).await;
+    assert_eq!(announced(&browser).await, vec![called("1001", 1, false)]);
+}
