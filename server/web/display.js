@@ -161,6 +161,7 @@
 
   function renderRecent() {
     const list = $("recent");
+    list.closest("section").hidden = state.recent_calls.length < 2;
     list.replaceChildren(...state.recent_calls.slice(1, 7).map((r) =>
       Luot.el("li", { "data-number": r.ticket.number, "data-counter": r.counter, class: r.ticket.priority ? "prio" : "" },
         Luot.el("span", { class: "num" }, r.ticket.number),
@@ -249,6 +250,8 @@
     const down = exposed.refused === null && exposed.offlineSince !== null &&
       Date.now() - exposed.offlineSince >= OFFLINE_GRACE_MS;
     banner.hidden = !down;
+    // What is on screen may be stale: dim it while the banner shows.
+    document.body.classList.toggle("offline", down);
     if (down) banner.textContent = Luot.t("lost_for", { d: duration(Date.now() - exposed.offlineSince) });
   }
 

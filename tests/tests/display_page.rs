@@ -146,6 +146,9 @@ async fn display_follows_calls_through_restarts() {
                 "!document.getElementById('offline').hidden && document.getElementById('offline').textContent.includes('Mất kết nối')",
             )
             .await;
+        if round == 0 {
+            browser.screenshot("display-offline-1366x768.png").await;
+        }
         server.restart_same_port();
         browser
             .wait_js("the page back online", "window.luotDisplay.online === true")
