@@ -204,16 +204,16 @@
     const box = $("ticker-box");
     const line = $("ticker");
     box.hidden = !text;
-    line.textContent = text;
     line.classList.remove("scroll");
-    if (!text) return;
-    // Scroll only what does not fit, at a constant reading speed.
-    const fits = line.scrollWidth <= box.clientWidth;
-    if (!fits) {
-      const seconds = Math.max(12, (line.scrollWidth + box.clientWidth) / 110);
-      line.style.setProperty("--ticker-s", `${seconds.toFixed(1)}s`);
-      line.classList.add("scroll");
-    }
+    line.replaceChildren(Luot.el("span", { class: "t" }, text));
+    if (!text || line.scrollWidth <= box.clientWidth) return;
+    // Too long for the screen: two copies side by side move left by one copy's width and
+    // start over, so the line is readable from the first second and loops without a jump.
+    line.append(Luot.el("span", { class: "t", "aria-hidden": "true" }, text));
+    const copy = line.firstChild.getBoundingClientRect().width;
+    const seconds = Math.max(10, (copy / box.clientWidth) * 14);
+    line.style.setProperty("--ticker-s", `${seconds.toFixed(1)}s`);
+    line.classList.add("scroll");
   }
 
   const dateFormat = new Map();

@@ -575,7 +575,7 @@ async fn busy_center_matches_the_api_and_screenshots() {
         .map(|r| json!([r.ticket.number, r.counter]))
         .collect();
     assert_eq!(recent, Value::Array(expected));
-    assert_eq!(browser.text("#ticker").await, ticker);
+    assert_eq!(browser.text("#ticker .t").await, ticker);
     let serving = browser
         .js("return document.querySelector('#counters [data-counter=\"4\"]').className;")
         .await;
