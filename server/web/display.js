@@ -368,8 +368,8 @@
       if (!voice || !("speechSynthesis" in window)) return Promise.resolve(false);
       return new Promise((resolve) => {
         const u = new SpeechSynthesisUtterance(text);
-        u.voice = voice;
         u.lang = voice.lang || "vi-VN";
+        try { u.voice = voice; } catch (e) { /* not a voice object of this browser: the lang picks one */ }
         u.rate = 0.9;
         // Some browsers never fire `end`: do not let one utterance stall the queue.
         const guard = setTimeout(() => { speechSynthesis.cancel(); resolve(false); }, 15000);

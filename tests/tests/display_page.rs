@@ -691,3 +691,76 @@ async fn a_gap_in_seq_reconnects_with_since() {
     wait_announced(&browser, 1).await;
     assert_eq!(announced(&browser).await, vec![called("1001", 1, false)]);
 }
+
+/// Gives the page's browser a Vietnamese voice that records what it is asked to say and
+/// takes 300 ms to say it; headless Chromium has no voice of its own.
+const FAKE_VI_VOICE: &str = r#"
+window.spoken = [];
+speechSynthesis.getVoices = () => [{ name: "Giọng thử", lang: "vi-VN" }];
+speechSynthesis.speak = (u) => {
+  const entry = { text: u.text, lang: u.lang, start: performance.timeOrigin + performance.now() };
+  window.spoken.push(entry);
+  setTimeout(() => { entry.end = performance.timeOrigin + performance.now(); if (u.onend) u.onend(); }, 300);
+};
+speechSynthesis.dispatchEvent(new Event("voiceschanged"));
+return true;
+"#;
+
+/// With a `vi-VN` voice the page says each call after its chime, in Vietnamese, digit by
+/// digit; two calls in a row are said one after the other, never over each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaks_each_call_in_vietnamese_after_the_chime() {
+    let Some(browser) = tv_browser().await else {
+        return;
+    };
+    let server = TestServer::start(options());
+    let tv = server.token("tv");
+    let staff = server.api_as("staff");
+    staff.open_counter(1).await;
+    staff.open_counter(2).await;
+    server.api_as("kiosk").issue_ticket("tnmt").await;
+    server.api_as("kiosk").issue_ticket("tckh").await;
+    open_display(&browser, &server, &format!("?token={tv}")).await;
+    browser.js(FAKE_VI_VOICE).await;
+    browser
+        .wait_js(
+            "the voice picked",
+            "window.luotDisplay.voice === 'Giọng thử'",
+        )
+        .await;
+
+    staff.call_next(1).await.unwrap();
+    staff.call_next(2).await.unwrap();
+    wait_announced(&browser, 2).await;
+    let spoken = browser.js("return window.spoken;").await;
+    let spoken = spoken.as_array().unwrap();
+    let texts: Vec<&str> = spoken.iter().map(|s| s["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Mời công dân có số một không không một đến quầy số một",
+            "Mời công dân có số hai không không một đến quầy số hai"
+        ]
+    );
+    assert!(spoken.iter().all(|s| s["lang"] == "vi-VN"));
+    let records = browser
+        .js("return window.luotDisplay.announced.map((a) => [a.started, a.ended, a.chimed, a.spoken]);")
+        .await;
+    let records = records.as_array().unwrap();
+    for (record, said) in records.iter().zip(spoken) {
+        assert_eq!(record[2], json!(true), "chimed");
+        assert_eq!(record[3], json!(true), "spoken");
+        let started = record[0].as_f64().unwrap();
+        let speech = said["start"].as_f64().unwrap();
+        assert!(
+            speech >= started + 1000.0,
+            "the voice starts after the chime ({started} → {speech})"
+        );
+    }
+    let first_end = spoken[0]["end"].as_f64().unwrap();
+    let second_start = spoken[1]["start"].as_f64().unwrap();
+    assert!(
+        second_start >= first_end,
+        "the second call is said after the first ends"
+    );
+}
