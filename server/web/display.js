@@ -84,6 +84,9 @@
     recentMs: RECENT_MS,
   };
   window.luotDisplay = exposed;
+  // The page runs under a strict Content-Security-Policy: anything it blocks is a bug here.
+  exposed.cspViolations = [];
+  document.addEventListener("securitypolicyviolation", (e) => push(exposed.cspViolations, `${e.violatedDirective} ${e.blockedURI}`));
 
   const push = (list, item) => { list.push(item); if (list.length > MAX_HISTORY) list.splice(0, list.length - MAX_HISTORY); };
   const wallMs = () => performance.timeOrigin + performance.now();

@@ -581,6 +581,15 @@ async fn busy_center_matches_the_api_and_screenshots() {
         .await;
     assert!(serving.as_str().unwrap().contains("serving"), "{serving}");
 
+    let violations = browser.js("return window.luotDisplay.cspViolations;").await;
+    assert_eq!(violations, json!([]), "nothing blocked by the CSP");
+    let font = server
+        .api(None)
+        .get("/static/fonts/DejaVuSans-Bold.ttf")
+        .await
+        .expect_status(200);
+    assert_eq!(font.content_type.as_deref(), Some("font/ttf"));
+
     wait_announced(&browser, calls.len()).await;
     assert_eq!(
         announced(&browser).await,
