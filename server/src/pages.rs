@@ -3,6 +3,9 @@
 //!
 //! Scripts live in files (no inline script), so the pages can send a strict
 //! Content-Security-Policy.
+//!
+//! `/counter` and `/admin` use the session cookie; `/display`, the lobby screen for smart
+//! TVs, is public HTML whose script authenticates with the display's device token.
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
