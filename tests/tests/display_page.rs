@@ -423,6 +423,7 @@ async fn sound_hint_until_a_touch() {
     );
     staff.call_next(1).await.unwrap();
     wait_call(&browser, "1001", 1).await;
+    browser.screenshot("display-sound-hint-1366x768.png").await;
     wait_announced(&browser, 1).await;
     let silent = browser
         .js("return window.luotDisplay.announced.map((a) => a.sound);")
