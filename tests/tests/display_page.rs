@@ -614,7 +614,7 @@ async fn busy_center_matches_the_api_and_screenshots() {
         assert_eq!(size, json!([width, height]));
         // Nothing may spill out of the screen: a TV has no scroll bar.
         let overflow = browser
-            .js("const m = document.querySelector('.tv-main'); return [document.documentElement.scrollWidth <= innerWidth, document.documentElement.scrollHeight <= innerHeight, [...document.querySelectorAll('#waiting li')].every((li) => li.getBoundingClientRect().bottom <= m.getBoundingClientRect().bottom + 1)];")
+            .js("const m = document.querySelector('.tv-waiting'); return [document.documentElement.scrollWidth <= innerWidth, document.documentElement.scrollHeight <= innerHeight, [...document.querySelectorAll('#waiting li')].every((li) => li.getBoundingClientRect().bottom <= m.getBoundingClientRect().bottom + 1)];")
             .await;
         browser.screenshot(name).await;
         assert_eq!(
