@@ -312,7 +312,8 @@ async fn missed_calls_are_announced_only_while_recent() {
 }
 
 /// A revoked token gets a clear message on screen and a retry only a minute later; so does a
-/// fresh page with that token, and a page with no token at all; a new token works again.
+/// fresh page with that token, and a page with no token at all; a new token works again, and
+/// `?lang=en` shows the labels in English.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_token_shows_a_message() {
     let Some(browser) = tv_browser().await else {
@@ -390,6 +391,17 @@ async fn refused_token_shows_a_message() {
             "window.luotDisplay.refused === null && document.getElementById('refused').hidden",
         )
         .await;
+
+    // The labels in English on request; the token is still kept.
+    open_display(&browser, &server, "?lang=en").await;
+    assert_eq!(browser.text(".tv-call-lead").await, "Citizen number");
+    assert!(
+        browser
+            .text(".tv-waiting h2")
+            .await
+            .to_lowercase()
+            .contains("waiting by service")
+    );
 }
 
 /// A browser that blocks audio until a touch: the page says so on screen, still shows and
