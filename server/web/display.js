@@ -447,9 +447,17 @@
     retryTimer = setTimeout(connect, ms);
   }
 
+  /** Forgets the current socket, if any, without reacting to its end. */
+  function abandon() {
+    const old = ws;
+    ws = null;
+    if (old) { old.onclose = null; old.close(); }
+  }
+
   function connect() {
     clearTimeout(retryTimer);
     retryTimer = null;
+    abandon();
     if (!token) { refuse("missing"); return; }
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?token=" +
       encodeURIComponent(token) + (seq === null ? "" : "&since=" + seq);
@@ -488,6 +496,8 @@
         if (r.status === 401) { refuse("refused"); return; }
         if (r.status === 403) { refuse("forbidden"); return; }
       } catch (e) { /* the server is unreachable: back off */ }
+      // A re-sync may have connected again meanwhile: then that socket carries on.
+      if (ws) return;
     }
     const wait = backoff * (0.5 + Math.random());
     backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
@@ -495,6 +505,7 @@
   }
 
   function refuse(kind) {
+    abandon();
     exposed.refused = kind;
     exposed.online = false;
     $("refused-title").textContent = Luot.t(`${kind}_title`);
@@ -519,9 +530,6 @@
     push(exposed.resyncs, { reason, at: wallMs() });
     backoff = BACKOFF_MIN_MS;
     if (exposed.refused !== null) return;
-    const old = ws;
-    ws = null;
-    if (old) { old.onclose = null; old.close(); }
     connect();
     scheduleRefresh();
   }
