@@ -175,7 +175,9 @@
   function renderCounters() {
     const open = state.counters.filter((c) => c.open);
     const grid = $("counters");
-    grid.classList.toggle("many", open.length > 9);
+    // Three tiles a row fit nine counters; more get four, then five smaller ones a row.
+    grid.classList.toggle("many", open.length > 9 && open.length <= 16);
+    grid.classList.toggle("lots", open.length > 16);
     if (open.length === 0) {
       grid.replaceChildren(Luot.el("div", { class: "tv-none" }, Luot.t("no_counter_open")));
       return;
