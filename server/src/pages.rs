@@ -27,6 +27,7 @@ const LOGIN_HTML: &str = include_str!("../web/login.html");
 const FORBIDDEN_HTML: &str = include_str!("../web/forbidden.html");
 const DISPLAY_HTML: &str = include_str!("../web/display.html");
 const DISPLAY_JS: &str = include_str!("../web/display.js");
+const DISPLAY_VOICE_JS: &str = include_str!("../web/display-voice.js");
 const DISPLAY_CSS: &str = include_str!("../web/display.css");
 /// Served by `/display` for screens whose browser has no font with every Vietnamese letter.
 const FONT_REGULAR: &[u8] = include_bytes!("../web/fonts/DejaVuSans.ttf");
@@ -64,6 +65,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/static/display.js",
             get(|| async { asset("text/javascript; charset=utf-8", DISPLAY_JS) }),
+        )
+        .route(
+            "/static/display-voice.js",
+            get(|| async { asset("text/javascript; charset=utf-8", DISPLAY_VOICE_JS) }),
         )
         .route(
             "/static/display.css",
