@@ -3,6 +3,9 @@
 //!
 //! Scripts live in files (no inline script), so the pages can send a strict
 //! Content-Security-Policy.
+//!
+//! `/counter` and `/admin` use the session cookie; `/display`, the lobby screen for smart
+//! TVs, is public HTML whose script authenticates with the display's device token.
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -22,6 +25,13 @@ const ADMIN_HTML: &str = include_str!("../web/admin.html");
 const ADMIN_JS: &str = include_str!("../web/admin.js");
 const LOGIN_HTML: &str = include_str!("../web/login.html");
 const FORBIDDEN_HTML: &str = include_str!("../web/forbidden.html");
+const DISPLAY_HTML: &str = include_str!("../web/display.html");
+const DISPLAY_JS: &str = include_str!("../web/display.js");
+const DISPLAY_VOICE_JS: &str = include_str!("../web/display-voice.js");
+const DISPLAY_CSS: &str = include_str!("../web/display.css");
+/// Served by `/display` for screens whose browser has no font with every Vietnamese letter.
+const FONT_REGULAR: &[u8] = include_bytes!("../web/fonts/DejaVuSans.ttf");
+const FONT_BOLD: &[u8] = include_bytes!("../web/fonts/DejaVuSans-Bold.ttf");
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -31,6 +41,11 @@ pub fn router() -> Router<AppState> {
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/admin", get(admin))
         .route("/login", get(|| async { html(StatusCode::OK, LOGIN_HTML) }))
+        // The lobby screen: public HTML; its script reads the device token from the URL.
+        .route(
+            "/display",
+            get(|| async { html(StatusCode::OK, DISPLAY_HTML) }),
+        )
         .route(
             "/static/app.css",
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
@@ -46,6 +61,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/static/admin.js",
             get(|| async { asset("text/javascript; charset=utf-8", ADMIN_JS) }),
+        )
+        .route(
+            "/static/display.js",
+            get(|| async { asset("text/javascript; charset=utf-8", DISPLAY_JS) }),
+        )
+        .route(
+            "/static/display-voice.js",
+            get(|| async { asset("text/javascript; charset=utf-8", DISPLAY_VOICE_JS) }),
+        )
+        .route(
+            "/static/display.css",
+            get(|| async { asset("text/css; charset=utf-8", DISPLAY_CSS) }),
+        )
+        .route(
+            "/static/fonts/DejaVuSans.ttf",
+            get(|| async { font(FONT_REGULAR) }),
+        )
+        .route(
+            "/static/fonts/DejaVuSans-Bold.ttf",
+            get(|| async { font(FONT_BOLD) }),
         )
 }
 
@@ -84,6 +119,17 @@ fn html(status: StatusCode, body: &'static str) -> Response {
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     secure_headers(&mut response);
+    response
+}
+
+/// A font file: it never changes within a build, so screens may keep it for a week.
+fn font(body: &'static [u8]) -> Response {
+    let mut response = ([(header::CONTENT_TYPE, "font/ttf")], body).into_response();
+    secure_headers(&mut response);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=604800"),
+    );
     response
 }
 

@@ -7,10 +7,13 @@
 //! - [`ServerOptions`]: the center file and the tokens created with the CLI before the start
 //! - [`Api`] and [`Reply`]: an HTTP client with the API's calls and error checks
 //! - [`WsClient`]: a `/ws` client that decodes [`ServerMessage`]s with a read timeout
+//! - [`browser`]: a headless Chromium over WebDriver, for the web pages
 //!
 //! The binary is `LUOT_SERVER_BIN` when set, else `luot-server` next to the test executable's
 //! `target/<profile>/` directory; `cargo test --workspace` builds it (the server's own CLI
 //! test needs it).
+
+pub mod browser;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -169,7 +172,7 @@ impl TestServer {
         for spec in &options.tokens {
             server.create_token_cli(&spec.label, spec.role, spec.counter);
         }
-        server.launch();
+        server.launch("127.0.0.1:0");
         server
     }
 
@@ -311,8 +314,28 @@ impl TestServer {
     /// Starts the server again on the same data directory (killing it first if it runs). The
     /// port changes: make new clients afterwards.
     pub fn restart(&mut self) {
+        self.restart_at("127.0.0.1:0");
+    }
+
+    /// Starts the server again on the same data directory and the same address, as a machine
+    /// that reboots does: clients that know the address (a browser page) find it again.
+    pub fn restart_same_port(&mut self) {
+        let address = self.address();
+        self.restart_at(&address);
+    }
+
+    /// Starts the server again on the same data directory, listening on `listen`.
+    pub fn restart_at(&mut self, listen: &str) {
         self.kill9();
-        self.launch();
+        self.launch(listen);
+    }
+
+    /// `127.0.0.1:PORT` of the running (or last) server.
+    pub fn address(&self) -> String {
+        self.base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// What the server has logged so far (all its starts).
@@ -320,14 +343,14 @@ impl TestServer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn launch(&mut self) {
+    fn launch(&mut self, listen: &str) {
         let log = File::options()
             .create(true)
             .append(true)
             .open(&self.log)
             .expect("cannot open the server log");
         let mut cmd = Command::new(server_binary());
-        cmd.args(["--listen", "127.0.0.1:0", "--data"])
+        cmd.args(["--listen", listen, "--data"])
             .arg(self.data_dir())
             .env("NO_COLOR", "1")
             .env_remove("LUOT_LISTEN")
