@@ -36,6 +36,12 @@ pub enum ApiError {
     /// Temporarily unable to serve.
     #[error("{0}")]
     Unavailable(String),
+    /// The disk refuses writes (full or failing): nothing was changed or acknowledged, and
+    /// the same request succeeds once the store has recovered, which it does on its own.
+    #[error(
+        "the server cannot write to its disk right now ({0}); nothing was recorded, try again shortly"
+    )]
+    StorageUnavailable(String),
     /// Something failed inside; the cause is logged, not shown.
     #[error("internal error")]
     Internal,
@@ -66,7 +72,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Bad(status, _, _) => *status,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,6 +88,7 @@ impl ApiError {
             ApiError::Bad(_, code, _) => code,
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::StorageUnavailable(_) => "storage_unavailable",
             ApiError::Internal => "internal",
         }
     }
@@ -113,6 +122,11 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        if let ApiError::StorageUnavailable(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         response
     }
 }
@@ -121,7 +135,7 @@ impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
         match e {
             JobError::Domain(d) => ApiError::Domain(d),
-            JobError::Store => ApiError::Internal,
+            JobError::Store(why) => ApiError::StorageUnavailable(why),
             JobError::Stopped => ApiError::Unavailable("the server is shutting down".into()),
         }
     }
@@ -129,8 +143,13 @@ impl From<JobError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        ApiError::Internal
+        match e {
+            StoreError::Unavailable(why) => ApiError::StorageUnavailable(why),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::Internal
+            }
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod engine_task;
 pub mod error;
 pub mod metrics;
@@ -83,7 +84,7 @@ pub struct AppState {
 /// The whole application: every module's routes, limits and JSON fallbacks.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api::router())
         .merge(account::router())
@@ -91,6 +92,7 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(pages::router())
         .merge(ws::router())
+        .merge(backup::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::Bad(
@@ -115,8 +117,28 @@ async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Res
     response
 }
 
+/// `ok`, or 503 with what fails while the store cannot write (a supervisor or a monitor sees
+/// it without a login).
+async fn healthz(State(app): State<AppState>) -> Response {
+    let health = app.store.health();
+    if !health.failing {
+        return "ok".into_response();
+    }
+    let body = serde_json::json!({
+        "status": "failing",
+        "store": {
+            "failing": true,
+            "error": health.error,
+            "since": health.since,
+        },
+        "message": "the store cannot write to its disk; issuing and calling answer 503 until it recovers on its own",
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+}
+
 async fn metrics(State(app): State<AppState>) -> Response {
-    let text = app.metrics.render(&app.engine.published().view);
+    let mut text = app.metrics.render(&app.engine.published().view);
+    text.push_str(&app.metrics.render_store(&app.store.health()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -175,9 +197,28 @@ impl Server {
             )
         })?;
         let started = std::time::Instant::now();
-        let engine = store
-            .load()
-            .context("cannot rebuild the state from the log")?;
+        let verified = store.verify().map_err(|damage| {
+            anyhow::anyhow!(backup::damage_message(&options.data_dir, &damage))
+        })?;
+        tracing::info!(
+            events = verified.events,
+            records = verified.records,
+            upgraded = verified.upgraded,
+            dropped = verified.dropped,
+            took_ms = started.elapsed().as_millis() as u64,
+            "data directory verified"
+        );
+        let started = std::time::Instant::now();
+        let engine = store.load().map_err(|e| {
+            anyhow::anyhow!(backup::damage_message(
+                &options.data_dir,
+                &store::Damage {
+                    what: "event log".into(),
+                    detail: format!("the state cannot be rebuilt from it: {e}"),
+                    intact_events: 0,
+                }
+            ))
+        })?;
         tracing::info!(
             seq = engine.seq(),
             took_ms = started.elapsed().as_millis() as u64,
