@@ -258,6 +258,23 @@ pub fn export(store: &Store, out: impl Write, salvage: bool) -> Result<Summary, 
             summary.events += 1;
         }
     }
+    if let Some(recorded) = store.recorded_seq()
+        && recorded > last_seq
+        && summary.lost.is_empty()
+    {
+        let detail = format!(
+            "it ends at seq {last_seq} but events up to seq {recorded} were recorded: events {} to {recorded} are missing (the database dropped what followed a damaged block)",
+            last_seq + 1
+        );
+        if !salvage {
+            return Err(ExportError::Damaged(Damage {
+                what: "event log".into(),
+                detail,
+                intact_events: last_seq,
+            }));
+        }
+        summary.lost.push(detail);
+    }
     for (table, name) in [(Table::Tokens, "tokens"), (Table::Users, "user accounts")] {
         let records = match store.list::<serde_json::Value>(table) {
             Ok(records) => records,

@@ -10,11 +10,12 @@
 //! before the frame existed are checked by decoding and then rewritten framed).
 //!
 //! sled keeps the first I/O error it meets (a full disk, a failing device) and refuses every
-//! later write of that handle. So after such an error the store marks itself failing, drops
-//! its handle and reopens the database in the background until a write and a flush succeed
-//! again; meanwhile every call answers [`StoreError::Unavailable`] and [`Store::health`] says
-//! why. Whatever was flushed before the failure is on disk and is what the reopened handle
-//! reads.
+//! later write of that handle (reads of what is on disk still work). So after such an error
+//! the store marks itself failing: writes answer [`StoreError::Unavailable`], reads go on, and
+//! [`Store::health`] says why. A background thread probes the disk; once it takes a write
+//! again the handle is dropped and the database reopened, and a write and a flush through the
+//! new handle end the failure. Whatever was flushed before the failure is on disk and is what
+//! the reopened handle reads.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,10 +39,22 @@ const FRAMED: u8 = 0xC5;
 const FRAME_HEADER: usize = 5;
 /// Pause between attempts to reopen a failing database.
 const REOPEN_EVERY: Duration = Duration::from_millis(500);
+/// A file written and synced to learn whether the disk has room again, and its size.
+const PROBE_FILE: &str = "luot-space-probe";
+const PROBE_BYTES: usize = 1024 * 1024;
+/// Attempts to open the database right after dropping the failed handle, and the pause
+/// between them (a reader may hold the old handle for a moment).
+const REOPEN_TRIES: usize = 40;
+const REOPEN_TRY_PAUSE: Duration = Duration::from_millis(25);
 /// Meta key written and flushed to prove that a reopened database accepts writes.
 const PROBE_KEY: &str = "store_probe";
 /// Records rewritten per batch while upgrading legacy values to framed ones.
 const UPGRADE_BATCH: usize = 4096;
+/// A file beside sled's that holds the last seq made durable. When sled meets a damaged
+/// block while it recovers, it takes the damage for the end of its log and silently drops
+/// everything after it; this mark is how a start knows that events are missing.
+pub const SEQ_MARK_FILE: &str = "luot-durable-seq";
+const SEQ_MARK_MAGIC: &[u8; 4] = b"LSEQ";
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -132,13 +145,69 @@ impl Trees {
 
 struct Shared {
     dir: PathBuf,
-    /// `None` while failing: the old handle is dropped so the database can be reopened.
+    /// `None` only between dropping a failed handle and opening the next one.
     trees: RwLock<Option<Arc<Trees>>>,
     failing: AtomicBool,
     reopening: AtomicBool,
     failures: AtomicU64,
     reopened: AtomicU64,
     last_error: Mutex<Option<(String, Timestamp)>>,
+    /// The highest seq appended (durable once a flush returns).
+    appended: AtomicU64,
+    /// The seq mark file and the value it holds.
+    mark: Mutex<SeqMark>,
+}
+
+struct SeqMark {
+    /// What the file held when opened (`None`: absent or unreadable).
+    found: Option<u64>,
+    value: u64,
+    file: Option<std::fs::File>,
+}
+
+impl SeqMark {
+    fn open(dir: &Path) -> SeqMark {
+        let path = dir.join(SEQ_MARK_FILE);
+        let found = std::fs::read(&path).ok().and_then(|bytes| {
+            let bytes: [u8; 16] = bytes.try_into().ok()?;
+            let (body, sum) = bytes.split_at(12);
+            (&body[..4] == SEQ_MARK_MAGIC && sum == crc(body))
+                .then(|| u64::from_le_bytes(body[4..12].try_into().unwrap_or_default()))
+        });
+        let file = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot open the seq mark file"))
+            .ok();
+        SeqMark {
+            found,
+            value: found.unwrap_or(0),
+            file,
+        }
+    }
+
+    /// Records that `seq` is durable. The write is not synced: it only ever trails what
+    /// sled has synced, and a lost one merely weakens the next start's check.
+    fn advance(&mut self, seq: u64) {
+        if seq <= self.value {
+            return;
+        }
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(SEQ_MARK_MAGIC);
+        bytes[4..12].copy_from_slice(&seq.to_le_bytes());
+        let sum = crc(&bytes[..12]);
+        bytes[12..].copy_from_slice(&sum);
+        if let Some(file) = &self.file {
+            use std::os::unix::fs::FileExt as _;
+            if let Err(e) = file.write_all_at(&bytes, 0) {
+                tracing::warn!(error = %e, "cannot write the seq mark file");
+                return;
+            }
+        }
+        self.value = seq;
+    }
 }
 
 /// Handle to the data directory. Cheap to clone; all clones share the database.
@@ -200,6 +269,8 @@ impl Store {
                 failures: AtomicU64::new(0),
                 reopened: AtomicU64::new(0),
                 last_error: Mutex::new(None),
+                appended: AtomicU64::new(0),
+                mark: Mutex::new(SeqMark::open(dir)),
             }),
         })
     }
@@ -291,13 +362,8 @@ impl Store {
             self.shared.failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(
                 error = text,
-                "storage failing; reopening the database until the disk accepts writes"
+                "storage failing; the database is reopened once the disk accepts writes"
             );
-        }
-        // Drop our handle: sled will not write through it again, and the database cannot be
-        // reopened while it lives.
-        if let Ok(mut trees) = self.shared.trees.write() {
-            trees.take();
         }
         if !self.shared.reopening.swap(true, Ordering::SeqCst) {
             let store = self.clone();
@@ -311,16 +377,17 @@ impl Store {
         }
     }
 
+    /// While failing, the old handle still serves reads of what is on disk (sled refuses only
+    /// writes after an I/O error). Once a probe file can be written and synced, the handle is
+    /// dropped and the database opened again.
     fn reopen_loop(&self) {
         let mut attempts: u64 = 0;
         loop {
             std::thread::sleep(REOPEN_EVERY);
             attempts += 1;
-            match self.try_reopen() {
-                Ok(trees) => {
-                    if let Ok(mut slot) = self.shared.trees.write() {
-                        *slot = Some(Arc::new(trees));
-                    }
+            let result = self.probe_disk().and_then(|()| self.swap_handle());
+            match result {
+                Ok(()) => {
                     self.shared.reopened.fetch_add(1, Ordering::Relaxed);
                     self.shared.reopening.store(false, Ordering::SeqCst);
                     self.shared.failing.store(false, Ordering::SeqCst);
@@ -341,6 +408,51 @@ impl Store {
         }
     }
 
+    /// Writes and syncs [`PROBE_BYTES`] beside the database, then removes them.
+    fn probe_disk(&self) -> Result<(), String> {
+        use std::io::Write as _;
+        let path = self.shared.dir.join(PROBE_FILE);
+        let written = std::fs::File::create(&path).and_then(|mut f| {
+            f.write_all(&vec![0u8; PROBE_BYTES])?;
+            f.sync_all()
+        });
+        let _ = std::fs::remove_file(&path);
+        written.map_err(|e| e.to_string())
+    }
+
+    /// Drops the failed handle and opens the database again; on failure the store stays
+    /// without a handle (calls answer `Unavailable`) until the next attempt.
+    fn swap_handle(&self) -> Result<(), String> {
+        let old = self
+            .shared
+            .trees
+            .write()
+            .map_err(|_| "store lock poisoned".to_owned())?
+            .take();
+        drop(old);
+        // A reader may still hold the old handle for a moment (an iterator): the database is
+        // locked until it lets go.
+        let mut last = String::new();
+        for _ in 0..REOPEN_TRIES {
+            match self.try_reopen() {
+                Ok(trees) => {
+                    let mut slot = self
+                        .shared
+                        .trees
+                        .write()
+                        .map_err(|_| "store lock poisoned".to_owned())?;
+                    *slot = Some(Arc::new(trees));
+                    return Ok(());
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    std::thread::sleep(REOPEN_TRY_PAUSE);
+                }
+            }
+        }
+        Err(last)
+    }
+
     /// Opens the database again and proves it takes a durable write.
     fn try_reopen(&self) -> Result<Trees, sled::Error> {
         let trees = Trees::open(&self.shared.dir)?;
@@ -358,7 +470,17 @@ impl Store {
         for rec in events {
             batch.insert(&rec.seq.to_be_bytes(), encode(rec));
         }
-        t.events.apply_batch(batch).map_err(|e| self.fail(e))
+        t.events.apply_batch(batch).map_err(|e| self.fail(e))?;
+        if let Some(last) = events.iter().map(|r| r.seq).max() {
+            self.shared.appended.fetch_max(last, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// The last seq the seq mark file says was made durable, as found at open (`None` for a
+    /// directory from before the mark existed).
+    pub fn recorded_seq(&self) -> Option<u64> {
+        self.shared.mark.lock().ok().and_then(|m| m.found)
     }
 
     /// Records that `seq` is the first event of local day `day`, unless one is known.
@@ -427,7 +549,12 @@ impl Store {
     /// Makes every write so far durable. Blocks on the disk.
     pub fn flush(&self) -> Result<usize> {
         let t = self.trees()?;
-        t.db.flush().map_err(|e| self.fail(e))
+        let appended = self.shared.appended.load(Ordering::SeqCst);
+        let flushed = t.db.flush().map_err(|e| self.fail(e))?;
+        if let Ok(mut mark) = self.shared.mark.lock() {
+            mark.advance(appended);
+        }
+        Ok(flushed)
     }
 
     /// Saves a snapshot of the engine and drops old ones.
@@ -630,6 +757,24 @@ impl Store {
     /// derived records (snapshots, roll-ups) are dropped, since they are computed again; any
     /// other damage is returned, and the server must not start on it.
     pub fn verify(&self) -> Result<Verified, Damage> {
+        // A first pass only reads, so a damaged directory is left exactly as it was; a second
+        // one writes, when old records need a checksum or a damaged derived one goes.
+        let mut report = self.check(false)?;
+        if report.upgraded > 0 || report.dropped > 0 {
+            report = self.check(true)?;
+        }
+        // A directory from before the mark, or one whose mark was lost, gets one now.
+        self.shared
+            .appended
+            .fetch_max(report.events, Ordering::SeqCst);
+        if let Ok(mut mark) = self.shared.mark.lock() {
+            mark.advance(report.events);
+        }
+        Ok(report)
+    }
+
+    /// One pass of [`Store::verify`]; writes only when `write`.
+    fn check(&self, write: bool) -> Result<Verified, Damage> {
         let t = self.trees().map_err(|e| Damage {
             what: "database".into(),
             detail: e.to_string(),
@@ -669,11 +814,24 @@ impl Store {
             report.records += 1;
             expected += 1;
             if upgrades.len() >= UPGRADE_BATCH {
-                report.upgraded += self.upgrade(&t.events, &mut upgrades, "event log")?;
+                report.upgraded += self.upgrade(write, &t.events, &mut upgrades, "event log")?;
             }
         }
         report.events = expected - 1;
-        report.upgraded += self.upgrade(&t.events, &mut upgrades, "event log")?;
+        if let Some(recorded) = self.recorded_seq()
+            && recorded > report.events
+        {
+            return Err(Damage {
+                what: "event log".into(),
+                detail: format!(
+                    "it ends at seq {} but events up to seq {recorded} were recorded: events {} to {recorded} are missing (the database dropped what followed a damaged block)",
+                    report.events,
+                    report.events + 1
+                ),
+                intact_events: report.events,
+            });
+        }
+        report.upgraded += self.upgrade(write, &t.events, &mut upgrades, "event log")?;
         let intact = report.events;
         // Credentials and meta: damage there is not recomputable.
         let strict: [(&sled::Tree, &str, Legacy); 4] = [
@@ -702,7 +860,7 @@ impl Store {
                 }
                 report.records += 1;
             }
-            report.upgraded += self.upgrade(tree, &mut upgrades, name)?;
+            report.upgraded += self.upgrade(write, tree, &mut upgrades, name)?;
         }
         // The day index.
         for item in t.days.iter() {
@@ -724,7 +882,7 @@ impl Store {
             }
             report.records += 1;
         }
-        report.upgraded += self.upgrade(&t.days, &mut upgrades, "day index")?;
+        report.upgraded += self.upgrade(write, &t.days, &mut upgrades, "day index")?;
         // Derived records: a damaged one is dropped and computed again.
         for (tree, name) in [(&t.snapshots, "snapshots"), (&t.rollups, "report roll-ups")] {
             let mut dropped: Vec<Vec<u8>> = Vec::new();
@@ -740,23 +898,28 @@ impl Store {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::warn!(table = name, error = %e, "damaged derived record dropped; it is computed again");
+                        if write {
+                            tracing::warn!(table = name, error = %e, "damaged derived record dropped; it is computed again");
+                        }
                         dropped.push(key.to_vec());
                     }
                 }
                 report.records += 1;
             }
             for key in dropped {
+                report.dropped += 1;
+                if !write {
+                    continue;
+                }
                 tree.remove(key).map_err(|e| Damage {
                     what: name.into(),
                     detail: format!("cannot drop a damaged record: {e}"),
                     intact_events: intact,
                 })?;
-                report.dropped += 1;
             }
-            report.upgraded += self.upgrade(tree, &mut upgrades, name)?;
+            report.upgraded += self.upgrade(write, tree, &mut upgrades, name)?;
         }
-        if report.upgraded > 0 || report.dropped > 0 {
+        if write && (report.upgraded > 0 || report.dropped > 0) {
             t.db.flush().map_err(|e| Damage {
                 what: "database".into(),
                 detail: format!("cannot write the checked records: {e}"),
@@ -768,6 +931,7 @@ impl Store {
 
     fn upgrade(
         &self,
+        write: bool,
         tree: &sled::Tree,
         upgrades: &mut Vec<(Vec<u8>, Vec<u8>)>,
         name: &str,
@@ -776,6 +940,10 @@ impl Store {
             return Ok(0);
         }
         let n = upgrades.len() as u64;
+        if !write {
+            upgrades.clear();
+            return Ok(n);
+        }
         let mut batch = sled::Batch::default();
         for (k, v) in upgrades.drain(..) {
             batch.insert(k, v);
