@@ -634,3 +634,110 @@ impl Write for ChannelWriter {
         self.send()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use jiff::Timestamp;
+    use luot_shared::{CenterConfig, Command};
+
+    use super::*;
+
+    /// The export of a store with a configured center and a few tickets, and its directory.
+    fn exported() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a")).unwrap();
+        let mut engine = Engine::new();
+        let mut commands = vec![Command::Configure {
+            config: Box::new(CenterConfig::default()),
+            by: "system".into(),
+        }];
+        for _ in 0..4 {
+            commands.push(Command::Issue {
+                service: "tnmt".into(),
+                priority: None,
+                request_id: None,
+                by: "kiosk".into(),
+            });
+        }
+        for command in commands {
+            let outcome = engine.handle(command, Timestamp::now());
+            store.append(&outcome.events).unwrap();
+        }
+        store.flush().unwrap();
+        store.meta_put("track_key", &[1, 2, 3, 0xff]).unwrap();
+        let mut out = Vec::new();
+        export(&store, &mut out, false).unwrap();
+        (dir, String::from_utf8(out).unwrap())
+    }
+
+    /// Rewrites the end line so its counts and checksum fit `lines`.
+    fn reseal(lines: &[&str], events: u64) -> String {
+        let mut hasher = crc32fast::Hasher::new();
+        let mut text = String::new();
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+            hasher.update(line.as_bytes());
+            hasher.update(b"\n");
+        }
+        let records = lines.len() as u64 - 1;
+        text.push_str(&format!(
+            "{{\"end\":{{\"events\":{events},\"records\":{records},\"crc32\":\"{:08x}\",\"salvaged\":false}}}}\n",
+            hasher.finalize()
+        ));
+        text
+    }
+
+    /// An export imports into an empty directory and reads back the same settings; a
+    /// non-empty directory is refused.
+    #[test]
+    fn round_trip_and_refuses_non_empty() {
+        let (dir, text) = exported();
+        let target = dir.path().join("b");
+        import(&target, text.as_bytes()).unwrap();
+        let store = Store::open(&target).unwrap();
+        assert_eq!(
+            store.meta_get("track_key").unwrap().unwrap(),
+            vec![1, 2, 3, 0xff]
+        );
+        let mut again = Vec::new();
+        export(&store, &mut again, false).unwrap();
+        assert_eq!(String::from_utf8(again).unwrap(), text);
+        drop(store);
+        let err = import(&target, text.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+    }
+
+    /// A changed byte fails the checksum, a missing event is a gap even with a fitting
+    /// checksum, a cut file has no end line, an error line is incomplete: each is refused and
+    /// leaves no database behind.
+    #[test]
+    fn damaged_exports_are_refused() {
+        let (dir, text) = exported();
+        let lines: Vec<&str> = text.lines().collect();
+        let target = dir.path().join("c");
+
+        let altered = text.replacen("\"tnmt\"", "\"tckh\"", 1);
+        let err = import(&target, altered.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        assert!(!target.join("db").exists());
+
+        let events = lines.iter().filter(|l| l.starts_with("{\"event\"")).count() as u64;
+        let mut gap: Vec<&str> = lines[..lines.len() - 1].to_vec();
+        gap.remove(2);
+        let err = import(&target, reseal(&gap, events - 1).as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("gap"), "{err}");
+
+        let cut = lines[..lines.len() - 1].join("\n");
+        let err = import(&target, cut.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("cut short"), "{err}");
+
+        let mut failed: Vec<&str> = lines[..3].to_vec();
+        failed.push("{\"error\":\"disk gone\"}");
+        let err = import(&target, failed.join("\n").as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("disk gone"), "{err}");
+        assert!(!target.join("db").exists());
+    }
+}

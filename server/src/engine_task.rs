@@ -371,9 +371,14 @@ impl Writer {
             })
             .collect();
         if !closed_days.is_empty() || self.engine.seq() - self.last_snapshot >= SNAPSHOT_EVERY {
-            // The snapshot is redundant with the log, so it needs no flush of its own.
-            self.store.save_snapshot(&self.engine)?;
-            self.last_snapshot = self.engine.seq();
+            // The snapshot is redundant with the log, so it needs no flush of its own, and a
+            // failed one loses nothing: the events are durable, the callers are answered.
+            match self.store.save_snapshot(&self.engine) {
+                Ok(()) => self.last_snapshot = self.engine.seq(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "snapshot not saved; the next one replaces it")
+                }
+            }
         }
         if !closed_days.is_empty() {
             self.roll_up(closed_days);
