@@ -50,6 +50,8 @@ const REOPEN_TRY_PAUSE: Duration = Duration::from_millis(25);
 const PROBE_KEY: &str = "store_probe";
 /// Records rewritten per batch while upgrading legacy values to framed ones.
 const UPGRADE_BATCH: usize = 4096;
+/// A log at least this long is checked in two halves at once.
+const PARALLEL_SCAN_FROM: u64 = 50_000;
 /// A file beside sled's that holds the last seq made durable. When sled meets a damaged
 /// block while it recovers, it takes the damage for the end of its log and silently drops
 /// everything after it; this mark is how a start knows that events are missing.
@@ -781,42 +783,44 @@ impl Store {
             intact_events: 0,
         })?;
         let mut report = Verified::default();
-        // The event log: seqs 1, 2, 3... each decoding.
-        let mut expected: u64 = 1;
-        let mut upgrades: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        for item in t.events.iter() {
-            let damage = |detail: String| Damage {
+        // The event log: seqs 1, 2, 3... each decoding; in two halves at once when long (the
+        // scan is bound by sled's per-record cost, and a mini PC has a core to spare at start).
+        let last = match t.events.last() {
+            Ok(Some((key, _))) => decode_seq(&key).map_err(|e| Damage {
                 what: "event log".into(),
-                detail,
-                intact_events: expected - 1,
-            };
-            let (key, bytes) = item.map_err(|e| {
-                damage(format!(
-                    "the database cannot read the records after seq {}: {e}",
-                    expected - 1
-                ))
-            })?;
-            let seq = decode_seq(&key).map_err(|e| damage(e.to_string()))?;
-            if seq != expected {
-                return Err(damage(format!(
-                    "events {expected} to {} are missing (the next record is seq {seq})",
-                    seq - 1
-                )));
+                detail: e.to_string(),
+                intact_events: 0,
+            })?,
+            Ok(None) => 0,
+            Err(e) => {
+                return Err(Damage {
+                    what: "event log".into(),
+                    detail: format!("the database cannot read its end: {e}"),
+                    intact_events: 0,
+                });
             }
-            match unframe(&bytes, "event", Legacy::Json) {
-                Ok(payload) => {
-                    if !is_framed(&bytes) {
-                        upgrades.push((key.to_vec(), frame(payload)));
-                    }
-                }
-                Err(e) => return Err(damage(format!("record seq {seq} is damaged ({e})"))),
-            }
-            report.records += 1;
-            expected += 1;
-            if upgrades.len() >= UPGRADE_BATCH {
-                report.upgraded += self.upgrade(write, &t.events, &mut upgrades, "event log")?;
-            }
-        }
+        };
+        let mut upgrades: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let (records, upgraded) = if last >= PARALLEL_SCAN_FROM {
+            let mid = last / 2;
+            let (low, high) = std::thread::scope(|scope| {
+                let low = scope.spawn(|| self.scan_events(&t.events, 1, mid, write));
+                let high = self.scan_events(&t.events, mid + 1, last, write);
+                (low.join(), high)
+            });
+            let low = low.map_err(|_| Damage {
+                what: "event log".into(),
+                detail: "the check of the log's first half stopped".into(),
+                intact_events: 0,
+            })??;
+            let high = high?;
+            (low.0 + high.0, low.1 + high.1)
+        } else {
+            self.scan_events(&t.events, 1, last, write)?
+        };
+        report.records += records;
+        report.upgraded += upgraded;
+        let expected = last + 1;
         report.events = expected - 1;
         if let Some(recorded) = self.recorded_seq()
             && recorded > report.events
@@ -831,7 +835,6 @@ impl Store {
                 intact_events: report.events,
             });
         }
-        report.upgraded += self.upgrade(write, &t.events, &mut upgrades, "event log")?;
         let intact = report.events;
         // Credentials and meta: damage there is not recomputable.
         let strict: [(&sled::Tree, &str, Legacy); 4] = [
@@ -927,6 +930,64 @@ impl Store {
             })?;
         }
         Ok(report)
+    }
+
+    /// Checks that the log holds exactly seqs `from..=to`, each record intact; returns the
+    /// records read and the legacy ones (rewritten with a checksum when `write`).
+    fn scan_events(
+        &self,
+        events: &sled::Tree,
+        from: u64,
+        to: u64,
+        write: bool,
+    ) -> Result<(u64, u64), Damage> {
+        if from > to {
+            return Ok((0, 0));
+        }
+        let mut expected = from;
+        let mut upgraded = 0;
+        let mut upgrades: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for item in events.range(from.to_be_bytes()..=to.to_be_bytes()) {
+            let damage = |detail: String| Damage {
+                what: "event log".into(),
+                detail,
+                intact_events: expected - 1,
+            };
+            let (key, bytes) = item.map_err(|e| {
+                damage(format!(
+                    "the database cannot read the records after seq {}: {e}",
+                    expected - 1
+                ))
+            })?;
+            let seq = decode_seq(&key).map_err(|e| damage(e.to_string()))?;
+            if seq != expected {
+                return Err(damage(format!(
+                    "events {expected} to {} are missing (the next record is seq {seq})",
+                    seq - 1
+                )));
+            }
+            match unframe(&bytes, "event", Legacy::Json) {
+                Ok(payload) => {
+                    if !is_framed(&bytes) {
+                        upgrades.push((key.to_vec(), frame(payload)));
+                    }
+                }
+                Err(e) => return Err(damage(format!("record seq {seq} is damaged ({e})"))),
+            }
+            expected += 1;
+            if upgrades.len() >= UPGRADE_BATCH {
+                upgraded += self.upgrade(write, events, &mut upgrades, "event log")?;
+            }
+        }
+        if expected != to + 1 {
+            return Err(Damage {
+                what: "event log".into(),
+                detail: format!("events {expected} to {to} are missing"),
+                intact_events: expected - 1,
+            });
+        }
+        upgraded += self.upgrade(write, events, &mut upgrades, "event log")?;
+        Ok((to + 1 - from, upgraded))
     }
 
     fn upgrade(
