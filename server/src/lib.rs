@@ -121,6 +121,16 @@ async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Res
 /// it without a login).
 async fn healthz(State(app): State<AppState>) -> Response {
     let health = app.store.health();
+    if let Some(damage) = &health.damaged
+        && !health.failing
+    {
+        let body = serde_json::json!({
+            "status": "damaged",
+            "store": { "damaged": damage },
+            "message": "the event log is damaged; the live queue is intact, but reports over the damaged days and exports fail; see the server log for how to recover",
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
     if !health.failing {
         return "ok".into_response();
     }
@@ -197,7 +207,7 @@ impl Server {
             )
         })?;
         let started = std::time::Instant::now();
-        let verified = store.verify().map_err(|damage| {
+        let verified = store.verify_start().map_err(|damage| {
             anyhow::anyhow!(backup::damage_message(&options.data_dir, &damage))
         })?;
         tracing::info!(
@@ -205,8 +215,9 @@ impl Server {
             records = verified.records,
             upgraded = verified.upgraded,
             dropped = verified.dropped,
+            deferred = verified.deferred,
             took_ms = started.elapsed().as_millis() as u64,
-            "data directory verified"
+            "data directory verified (events before the newest snapshot are checked while serving)"
         );
         let started = std::time::Instant::now();
         let engine = store.load().map_err(|e| {
@@ -224,6 +235,7 @@ impl Server {
             took_ms = started.elapsed().as_millis() as u64,
             "state loaded"
         );
+        store.spawn_scrub(verified.deferred);
         let first_admin_password = auth::ensure_first_admin(&store)?;
         Ok(Server {
             store,

@@ -210,6 +210,12 @@ impl Metrics {
                 u64::from(health.failing),
             ),
             (
+                "luot_store_damaged",
+                "gauge",
+                "1 once the check of the whole event log found a damaged record, else 0.",
+                u64::from(health.damaged.is_some()),
+            ),
+            (
                 "luot_store_failures_total",
                 "counter",
                 "Times the store started failing (disk full or failing) since start.",

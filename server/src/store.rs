@@ -50,8 +50,8 @@ const REOPEN_TRY_PAUSE: Duration = Duration::from_millis(25);
 const PROBE_KEY: &str = "store_probe";
 /// Records rewritten per batch while upgrading legacy values to framed ones.
 const UPGRADE_BATCH: usize = 4096;
-/// A log at least this long is checked in two halves at once.
-const PARALLEL_SCAN_FROM: u64 = 50_000;
+/// Pause between two checks of the whole log by a running server.
+const SCRUB_EVERY: Duration = Duration::from_secs(24 * 3600);
 /// A file beside sled's that holds the last seq made durable. When sled meets a damaged
 /// block while it recovers, it takes the damage for the end of its log and silently drops
 /// everything after it; this mark is how a start knows that events are missing.
@@ -102,6 +102,9 @@ pub struct Health {
     pub failures: u64,
     /// Successful reopenings since start.
     pub reopened: u64,
+    /// Damage found in the log by the check that runs while serving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 /// The sled handles of one opening of the database.
@@ -158,6 +161,8 @@ struct Shared {
     appended: AtomicU64,
     /// The seq mark file and the value it holds.
     mark: Mutex<SeqMark>,
+    /// Damage the check of the whole log found while serving.
+    damaged: Mutex<Option<Damage>>,
 }
 
 struct SeqMark {
@@ -240,6 +245,15 @@ pub struct Verified {
     pub upgraded: u64,
     /// Damaged derived records (snapshots, roll-ups) dropped; they are computed again.
     pub dropped: u64,
+    /// Events 1 to this were not read (see [`Store::verify_start`]).
+    pub deferred: u64,
+}
+
+/// Which events a verification reads.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    All,
+    AfterSnapshot,
 }
 
 /// What is damaged in a data directory, as found by [`Store::verify`].
@@ -273,6 +287,7 @@ impl Store {
                 last_error: Mutex::new(None),
                 appended: AtomicU64::new(0),
                 mark: Mutex::new(SeqMark::open(dir)),
+                damaged: Mutex::new(None),
             }),
         })
     }
@@ -300,6 +315,12 @@ impl Store {
             since: last.map(|(_, at)| at),
             failures: self.shared.failures.load(Ordering::Relaxed),
             reopened: self.shared.reopened.load(Ordering::Relaxed),
+            damaged: self
+                .shared
+                .damaged
+                .lock()
+                .ok()
+                .and_then(|d| d.as_ref().map(ToString::to_string)),
         }
     }
 
@@ -761,9 +782,22 @@ impl Store {
     pub fn verify(&self) -> Result<Verified, Damage> {
         // A first pass only reads, so a damaged directory is left exactly as it was; a second
         // one writes, when old records need a checksum or a damaged derived one goes.
-        let mut report = self.check(false)?;
+        self.verify_scope(Scope::All)
+    }
+
+    /// What the start checks before serving: [`Store::verify`] except the events older than
+    /// the newest snapshot (the state is built from the snapshot and the events after it;
+    /// those are checked here). `deferred` in the answer is how many are left: give it to
+    /// [`Store::spawn_scrub`], which checks them while the server serves. A year of history
+    /// would otherwise cost about a second of sled reads before the first ticket.
+    pub fn verify_start(&self) -> Result<Verified, Damage> {
+        self.verify_scope(Scope::AfterSnapshot)
+    }
+
+    fn verify_scope(&self, scope: Scope) -> Result<Verified, Damage> {
+        let mut report = self.check(false, scope)?;
         if report.upgraded > 0 || report.dropped > 0 {
-            report = self.check(true)?;
+            report = self.check(true, scope)?;
         }
         // A directory from before the mark, or one whose mark was lost, gets one now.
         self.shared
@@ -776,7 +810,7 @@ impl Store {
     }
 
     /// One pass of [`Store::verify`]; writes only when `write`.
-    fn check(&self, write: bool) -> Result<Verified, Damage> {
+    fn check(&self, write: bool, scope: Scope) -> Result<Verified, Damage> {
         let t = self.trees().map_err(|e| Damage {
             what: "database".into(),
             detail: e.to_string(),
@@ -801,27 +835,38 @@ impl Store {
             }
         };
         let mut upgrades: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        let (records, upgraded) = if last >= PARALLEL_SCAN_FROM {
-            let mid = last / 2;
-            let (low, high) = std::thread::scope(|scope| {
-                let low = scope.spawn(|| self.scan_events(&t.events, 1, mid, write));
-                let high = self.scan_events(&t.events, mid + 1, last, write);
-                (low.join(), high)
-            });
-            let low = low.map_err(|_| Damage {
-                what: "event log".into(),
-                detail: "the check of the log's first half stopped".into(),
-                intact_events: 0,
-            })??;
-            let high = high?;
-            (low.0 + high.0, low.1 + high.1)
-        } else {
-            self.scan_events(&t.events, 1, last, write)?
+        let from = match scope {
+            Scope::All => 1,
+            Scope::AfterSnapshot => {
+                let newest = match t.snapshots.last() {
+                    Ok(Some((key, _))) => decode_seq(&key).unwrap_or(0),
+                    Ok(None) => 0,
+                    Err(e) => {
+                        return Err(Damage {
+                            what: "snapshots".into(),
+                            detail: format!("the database cannot read them: {e}"),
+                            intact_events: 0,
+                        });
+                    }
+                };
+                if newest > last {
+                    return Err(Damage {
+                        what: "event log".into(),
+                        detail: format!(
+                            "it ends at seq {last} but the newest snapshot is of seq {newest}: events {} to {newest} or more are missing",
+                            last + 1
+                        ),
+                        intact_events: last,
+                    });
+                }
+                newest + 1
+            }
         };
+        report.deferred = from - 1;
+        let (records, upgraded) = self.scan_events(&t.events, from, last, write)?;
         report.records += records;
         report.upgraded += upgraded;
-        let expected = last + 1;
-        report.events = expected - 1;
+        report.events = last;
         if let Some(recorded) = self.recorded_seq()
             && recorded > report.events
         {
@@ -930,6 +975,65 @@ impl Store {
             })?;
         }
         Ok(report)
+    }
+
+    /// Checks events 1 to `through` now (then the whole log once a day) on a thread of its
+    /// own, while the server serves. Damage is logged as an error and reported by
+    /// [`Store::health`] (`/healthz` then answers 503); records from before checksums get one.
+    pub fn spawn_scrub(&self, through: u64) {
+        let store = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("luot-store-scrub".into())
+            .spawn(move || {
+                let mut through = through;
+                loop {
+                    let started = std::time::Instant::now();
+                    match store.scrub(through) {
+                        Ok(upgraded) => tracing::info!(
+                            events = through,
+                            upgraded,
+                            took_ms = started.elapsed().as_millis() as u64,
+                            "event log checked"
+                        ),
+                        Err(damage) => {
+                            tracing::error!(
+                                damage = %damage,
+                                "the event log is damaged; the live state is intact (it comes from the snapshot and the events after it) but reports over the damaged days and exports fail: take `export --salvage` and import it, or restore the latest export"
+                            );
+                            if let Ok(mut slot) = store.shared.damaged.lock() {
+                                *slot = Some(damage);
+                            }
+                            return;
+                        }
+                    }
+                    std::thread::sleep(SCRUB_EVERY);
+                    through = store.last_seq().unwrap_or(through);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the thread that checks the event log");
+        }
+    }
+
+    /// Checks events 1 to `through`, rewriting legacy ones with a checksum; the number of
+    /// records so upgraded.
+    pub fn scrub(&self, through: u64) -> Result<u64, Damage> {
+        let t = self.trees().map_err(|e| Damage {
+            what: "database".into(),
+            detail: e.to_string(),
+            intact_events: 0,
+        })?;
+        let (_, legacy) = self.scan_events(&t.events, 1, through, false)?;
+        if legacy == 0 {
+            return Ok(0);
+        }
+        let (_, upgraded) = self.scan_events(&t.events, 1, through, true)?;
+        t.db.flush().map_err(|e| Damage {
+            what: "event log".into(),
+            detail: format!("cannot write the checked records: {e}"),
+            intact_events: through,
+        })?;
+        Ok(upgraded)
     }
 
     /// Checks that the log holds exactly seqs `from..=to`, each record intact; returns the
@@ -1223,6 +1327,46 @@ mod tests {
             damage
                 .detail
                 .contains(&format!("events {events} to {events} are missing")),
+            "{}",
+            damage.detail
+        );
+    }
+
+    /// The start reads only the events after the newest snapshot, so damage older than it
+    /// is left to the check that runs while serving, which names it and makes the health
+    /// report it; a snapshot newer than the log's end is refused at start.
+    #[test]
+    fn old_damage_is_found_while_serving() {
+        let (_dir, store) = filled(6);
+        let engine = store.load().unwrap();
+        store.save_snapshot(&engine).unwrap();
+        let t = store.trees().unwrap();
+        let key = 2u64.to_be_bytes();
+        let mut bytes = t.events.get(key).unwrap().unwrap().to_vec();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x20;
+        t.events.insert(key, bytes).unwrap();
+        let start = store.verify_start().unwrap();
+        assert_eq!(start.deferred, engine.seq());
+        let damage = store.scrub(start.deferred).unwrap_err();
+        assert!(damage.detail.contains("seq 2"), "{}", damage.detail);
+        store.spawn_scrub(start.deferred);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.health().damaged.is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "health never said damaged"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+
+        let (_dir, store) = filled(3);
+        store.save_snapshot(&store.load().unwrap()).unwrap();
+        let t = store.trees().unwrap();
+        t.events.pop_max().unwrap();
+        let damage = store.verify_start().unwrap_err();
+        assert!(
+            damage.detail.contains("newest snapshot"),
             "{}",
             damage.detail
         );
