@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use luot_shared::TicketId;
 use luot_shared::protocol::{Role, TicketView};
-use luot_tests::{ADMIN, Api, ServerOptions, TestServer, poll_until};
+use luot_shared::{Event, TicketId};
+use luot_tests::{ADMIN, Api, ServerOptions, TestServer, assert_gap_free, poll_until};
 
 /// Room on the tmpfs besides the data directory and the filler.
 const TMPFS_SIZE: &str = "48m";
@@ -89,7 +89,8 @@ async fn metric(api: &Api, name: &str) -> Option<u64> {
 /// With the disk full, issuing answers 503 `storage_unavailable` (never 500) and `/healthz`
 /// answers 503 saying the store fails, with `luot_store_failing 1`; after the filler is
 /// removed issuing works again without a restart, `/healthz` is ok, and after `kill -9` and a
-/// restart every ticket acknowledged before, during and after the outage is there, once.
+/// restart every ticket acknowledged before, during and after the outage is there, once; a
+/// screen connected throughout saw every durable event once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_disk_refuses_clearly_and_recovers_on_its_own() {
     let mut server = TestServer::start(ServerOptions::new().token("kiosk", Role::Kiosk, None));
@@ -127,6 +128,9 @@ async fn full_disk_refuses_clearly_and_recovers_on_its_own() {
         acknowledged.push(kiosk.issue_ticket("tnmt").await);
     }
     assert_eq!(healthz(&admin).await, (200, "ok".to_owned()));
+    // A lobby screen watches throughout.
+    let mut screen = server.ws(&server.token(ADMIN), None).await;
+    let (watched_from, _) = screen.snapshot().await;
 
     let filler = data.join("filler");
     let filled = fill(&filler);
@@ -170,6 +174,25 @@ async fn full_disk_refuses_clearly_and_recovers_on_its_own() {
     assert_eq!(healthz(&admin).await, (200, "ok".to_owned()));
     assert_eq!(metric(&admin, "luot_store_failing").await, Some(0));
     assert!(metric(&admin, "luot_store_reopened_total").await >= Some(1));
+    // The screen saw every durable event once, in order, across the outage.
+    let last = admin.seq().await;
+    let seen = screen.events_through(last).await;
+    assert_gap_free(&seen, watched_from + 1);
+    let issued: BTreeSet<TicketId> = seen
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TicketIssued { ticket, .. } => Some(ticket.id),
+            _ => None,
+        })
+        .collect();
+    let during = acknowledged.iter().skip(10);
+    for ticket in during {
+        assert!(
+            issued.contains(&ticket.id),
+            "the screen missed {}",
+            ticket.number
+        );
+    }
 
     server.restart();
     let admin = server.api_as(ADMIN);
