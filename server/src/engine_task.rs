@@ -40,9 +40,10 @@ pub enum JobError {
     /// The command was refused; nothing changed.
     #[error(transparent)]
     Domain(#[from] DomainError),
-    /// The store failed; the caller's events may not be durable.
-    #[error("storage failure")]
-    Store,
+    /// The store failed (a full or failing disk); nothing of this command was acknowledged,
+    /// and the state is as the disk holds it. Retrying once the disk has room is safe.
+    #[error("storage unavailable: {0}")]
+    Store(String),
     /// The engine has stopped (shutting down).
     #[error("the server is shutting down")]
     Stopped,
@@ -55,10 +56,10 @@ enum Job {
     },
     Ticket {
         id: TicketId,
-        reply: oneshot::Sender<Option<TicketView>>,
+        reply: oneshot::Sender<Result<Option<TicketView>, JobError>>,
     },
     Config {
-        reply: oneshot::Sender<CenterConfig>,
+        reply: oneshot::Sender<Result<CenterConfig, JobError>>,
     },
 }
 
@@ -122,7 +123,7 @@ impl EngineHandle {
             .send(Job::Ticket { id, reply })
             .await
             .map_err(|_| JobError::Stopped)?;
-        rx.await.map_err(|_| JobError::Stopped)
+        rx.await.map_err(|_| JobError::Stopped)?
     }
 
     /// The center's configuration as the engine holds it.
@@ -132,7 +133,7 @@ impl EngineHandle {
             .send(Job::Config { reply })
             .await
             .map_err(|_| JobError::Stopped)?;
-        rx.await.map_err(|_| JobError::Stopped)
+        rx.await.map_err(|_| JobError::Stopped)?
     }
 
     /// The state as of the last batch.
@@ -182,6 +183,7 @@ pub fn spawn(
         events: events.clone(),
         last_snapshot: 0,
         marked_day: None,
+        tainted: None,
     };
     let thread = std::thread::Builder::new()
         .name("luot-engine".into())
@@ -217,6 +219,10 @@ struct Writer {
     last_snapshot: u64,
     /// The last day written to the day index, so it is written once a day, not per batch.
     marked_day: Option<jiff::civil::Date>,
+    /// Set when a batch could not be made durable: the engine in memory is then ahead of the
+    /// disk and must not answer anyone until it is rebuilt from what the disk holds. Holds
+    /// the failure, for the callers.
+    tainted: Option<String>,
 }
 
 enum Answer {
@@ -224,8 +230,14 @@ enum Answer {
         oneshot::Sender<Result<Reply, JobError>>,
         Result<Reply, JobError>,
     ),
-    Ticket(oneshot::Sender<Option<TicketView>>, Option<TicketView>),
-    Config(oneshot::Sender<CenterConfig>, CenterConfig),
+    Ticket(
+        oneshot::Sender<Result<Option<TicketView>, JobError>>,
+        Option<TicketView>,
+    ),
+    Config(
+        oneshot::Sender<Result<CenterConfig, JobError>>,
+        CenterConfig,
+    ),
 }
 
 impl Writer {
@@ -242,7 +254,12 @@ impl Writer {
             }
             self.run_batch(&mut batch);
         }
-        // Every handle is gone: leave a snapshot so the next start replays nothing.
+        // Every handle is gone: leave a snapshot so the next start replays nothing (never of
+        // a state the disk does not hold).
+        if self.tainted.is_some() {
+            tracing::warn!("engine stopped while the store was failing; no final snapshot");
+            return;
+        }
         if let Err(e) = self
             .store
             .save_snapshot(&self.engine)
@@ -254,6 +271,14 @@ impl Writer {
     }
 
     fn run_batch(&mut self, batch: &mut Vec<Job>) {
+        if let Some(failure) = self.tainted.clone()
+            && !self.recover()
+        {
+            for job in batch.drain(..) {
+                refuse(job, &failure);
+            }
+            return;
+        }
         // Events are dated by the wall clock as it reads now, also after it was stepped back:
         // their order is their `seq`, and durations are clamped where they are computed.
         let (now, step) = self.steps.check(&self.clock);
@@ -301,13 +326,30 @@ impl Writer {
         if !recorded.is_empty()
             && let Err(e) = self.persist(&recorded)
         {
-            tracing::error!(error = %e, "could not make events durable; reloading state from disk");
+            let failure = failure_text(&e);
+            tracing::error!(error = %e, "could not make events durable; nothing of this batch is acknowledged");
+            // Nobody in this batch is answered from a state the disk may not hold: queries
+            // read the engine the failed commands already changed.
             for answer in answers {
-                if let Answer::Command(reply, _) = answer {
-                    let _ = reply.send(Err(JobError::Store));
+                match answer {
+                    Answer::Command(reply, _) => {
+                        let _ = reply.send(Err(JobError::Store(failure.clone())));
+                    }
+                    Answer::Ticket(reply, _) => {
+                        let _ = reply.send(Err(JobError::Store(failure.clone())));
+                    }
+                    Answer::Config(reply, _) => {
+                        let _ = reply.send(Err(JobError::Store(failure.clone())));
+                    }
                 }
             }
-            self.reload();
+            if !e.is_unavailable() {
+                // Not the disk refusing: the store holds something it cannot read back.
+                tracing::error!(error = %e, "the store is damaged; stopping (the next start checks it and says what is damaged)");
+                std::process::exit(70);
+            }
+            self.tainted = Some(failure);
+            self.recover();
             return;
         }
         self.publisher
@@ -328,10 +370,10 @@ impl Writer {
                     let _ = reply.send(result);
                 }
                 Answer::Ticket(reply, view) => {
-                    let _ = reply.send(view);
+                    let _ = reply.send(Ok(view));
                 }
                 Answer::Config(reply, config) => {
-                    let _ = reply.send(config);
+                    let _ = reply.send(Ok(config));
                 }
             }
         }
@@ -358,9 +400,14 @@ impl Writer {
             })
             .collect();
         if !closed_days.is_empty() || self.engine.seq() - self.last_snapshot >= SNAPSHOT_EVERY {
-            // The snapshot is redundant with the log, so it needs no flush of its own.
-            self.store.save_snapshot(&self.engine)?;
-            self.last_snapshot = self.engine.seq();
+            // The snapshot is redundant with the log, so it needs no flush of its own, and a
+            // failed one loses nothing: the events are durable, the callers are answered.
+            match self.store.save_snapshot(&self.engine) {
+                Ok(()) => self.last_snapshot = self.engine.seq(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "snapshot not saved; the next one replaces it")
+                }
+            }
         }
         if !closed_days.is_empty() {
             self.roll_up(closed_days);
@@ -386,20 +433,79 @@ impl Writer {
         }
     }
 
-    /// After a failed write the in-memory state may be ahead of the disk: rebuild it from
-    /// what the disk holds. If even that fails the process cannot go on safely.
-    fn reload(&mut self) {
-        match self.store.load() {
-            Ok(engine) => {
-                self.engine = engine;
-                self.publisher
-                    .send_replace(Arc::new(publish(&self.engine, self.clock.now())));
+    /// After a failed write the engine in memory may be ahead of the disk. Once the store
+    /// has reopened (it does so on its own when the disk takes writes again), rebuilds the
+    /// engine from what the disk holds, publishes it and sends subscribers any event that
+    /// reached the disk without being broadcast. False while the store still fails.
+    fn recover(&mut self) -> bool {
+        if self.tainted.is_none() {
+            return true;
+        }
+        if self.store.is_failing() {
+            return false;
+        }
+        let engine = match self.store.load() {
+            Ok(engine) => engine,
+            Err(e) if e.is_unavailable() => {
+                self.tainted = Some(failure_text(&e));
+                return false;
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot reload state after a storage failure; stopping");
+                tracing::error!(error = %e, "cannot rebuild the state after a storage failure; stopping");
                 std::process::exit(70);
             }
+        };
+        let published = self.publisher.borrow().view.seq;
+        let missed = match self.store.events(published + 1, engine.seq(), usize::MAX) {
+            Ok(events) => events,
+            Err(e) => {
+                self.tainted = Some(failure_text(&e));
+                return false;
+            }
+        };
+        self.engine = engine;
+        self.tainted = None;
+        self.marked_day = None;
+        self.last_snapshot = self.engine.seq();
+        self.publisher
+            .send_replace(Arc::new(publish(&self.engine, self.clock.now())));
+        for rec in &missed {
+            let text =
+                serde_json::to_string(&ServerMessage::Event(rec.clone())).unwrap_or_default();
+            let _ = self.events.send(Frame {
+                seq: rec.seq,
+                text: text.into(),
+            });
         }
+        tracing::info!(
+            seq = self.engine.seq(),
+            recovered_events = missed.len(),
+            "state rebuilt from the disk after a storage failure"
+        );
+        true
+    }
+}
+
+/// Answers a job without running it: the store is failing.
+fn refuse(job: Job, failure: &str) {
+    let error = || JobError::Store(failure.to_owned());
+    match job {
+        Job::Command { reply, .. } => {
+            let _ = reply.send(Err(error()));
+        }
+        Job::Ticket { reply, .. } => {
+            let _ = reply.send(Err(error()));
+        }
+        Job::Config { reply } => {
+            let _ = reply.send(Err(error()));
+        }
+    }
+}
+
+fn failure_text(e: &StoreError) -> String {
+    match e {
+        StoreError::Unavailable(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -42,6 +42,12 @@ pub enum ApiError {
     /// The request body did not arrive within the deadline.
     #[error("the request body did not arrive within {0} s")]
     BodyTimeout(u64),
+    /// The disk refuses writes (full or failing): nothing was changed or acknowledged, and
+    /// the same request succeeds once the store has recovered, which it does on its own.
+    #[error(
+        "the server cannot write to its disk right now ({0}); nothing was recorded, try again shortly"
+    )]
+    StorageUnavailable(String),
     /// Something failed inside; the cause is logged, not shown.
     #[error("internal error")]
     Internal,
@@ -78,7 +84,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Bad(status, _, _) => *status,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::StorageUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +103,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Busy(_) => "busy",
             ApiError::BodyTimeout(_) => "body_timeout",
+            ApiError::StorageUnavailable(_) => "storage_unavailable",
             ApiError::Internal => "internal",
         }
     }
@@ -126,6 +135,7 @@ impl IntoResponse for ApiError {
         let retry_after = match self {
             ApiError::TooManyRequests(secs) => Some(secs),
             ApiError::Busy(_) => Some(1),
+            ApiError::StorageUnavailable(_) => Some(2),
             _ => None,
         };
         if let Some(secs) = retry_after
@@ -146,7 +156,7 @@ impl From<JobError> for ApiError {
     fn from(e: JobError) -> Self {
         match e {
             JobError::Domain(d) => ApiError::Domain(d),
-            JobError::Store => ApiError::Internal,
+            JobError::Store(why) => ApiError::StorageUnavailable(why),
             JobError::Stopped => ApiError::Unavailable("the server is shutting down".into()),
         }
     }
@@ -154,8 +164,13 @@ impl From<JobError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure");
-        ApiError::Internal
+        match e {
+            StoreError::Unavailable(why) => ApiError::StorageUnavailable(why),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                ApiError::Internal
+            }
+        }
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod account;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod credentials;
 pub mod engine_task;
@@ -100,7 +101,7 @@ pub struct AppState {
 /// The whole application: every module's routes, limits and JSON fallbacks.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api::router())
         .merge(account::router())
@@ -108,6 +109,7 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(pages::router())
         .merge(ws::router())
+        .merge(backup::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::Bad(
@@ -193,8 +195,38 @@ async fn read_body(parts: &axum::http::request::Parts, body: Body) -> Result<Bod
     }
 }
 
+/// `ok`, or 503 with what fails while the store cannot write (a supervisor or a monitor sees
+/// it without a login).
+async fn healthz(State(app): State<AppState>) -> Response {
+    let health = app.store.health();
+    if let Some(damage) = &health.damaged
+        && !health.failing
+    {
+        let body = serde_json::json!({
+            "status": "damaged",
+            "store": { "damaged": damage },
+            "message": "the event log is damaged; the live queue is intact, but reports over the damaged days and exports fail; see the server log for how to recover",
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    }
+    if !health.failing {
+        return "ok".into_response();
+    }
+    let body = serde_json::json!({
+        "status": "failing",
+        "store": {
+            "failing": true,
+            "error": health.error,
+            "since": health.since,
+        },
+        "message": "the store cannot write to its disk; issuing and calling answer 503 until it recovers on its own",
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+}
+
 async fn metrics(State(app): State<AppState>) -> Response {
-    let text = app.metrics.render(&app.engine.published().view);
+    let mut text = app.metrics.render(&app.engine.published().view);
+    text.push_str(&app.metrics.render_store(&app.store.health()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -254,14 +286,35 @@ impl Server {
             )
         })?;
         let started = std::time::Instant::now();
-        let engine = store
-            .load()
-            .context("cannot rebuild the state from the log")?;
+        let verified = store.verify_start().map_err(|damage| {
+            anyhow::anyhow!(backup::damage_message(&options.data_dir, &damage))
+        })?;
+        tracing::info!(
+            events = verified.events,
+            records = verified.records,
+            upgraded = verified.upgraded,
+            dropped = verified.dropped,
+            deferred = verified.deferred,
+            took_ms = started.elapsed().as_millis() as u64,
+            "data directory verified (events before the newest snapshot are checked while serving)"
+        );
+        let started = std::time::Instant::now();
+        let engine = store.load().map_err(|e| {
+            anyhow::anyhow!(backup::damage_message(
+                &options.data_dir,
+                &store::Damage {
+                    what: "event log".into(),
+                    detail: format!("the state cannot be rebuilt from it: {e}"),
+                    intact_events: 0,
+                }
+            ))
+        })?;
         tracing::info!(
             seq = engine.seq(),
             took_ms = started.elapsed().as_millis() as u64,
             "state loaded"
         );
+        store.spawn_scrub(verified.deferred);
         let first_admin_password = auth::ensure_first_admin(&store)?;
         Ok(Server {
             store,

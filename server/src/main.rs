@@ -43,6 +43,23 @@ enum Cmd {
         #[command(subcommand)]
         action: TokenCmd,
     },
+    /// Writes the data directory (of a stopped server) to a file as JSON lines: the event log,
+    /// tokens, accounts and settings, each record checked. Refuses and says what is damaged
+    /// when something cannot be read.
+    Export {
+        /// The file to write (replaced only once the export is complete).
+        #[arg(long)]
+        to: PathBuf,
+        /// On a damaged directory, write what is intact (the log up to the damage, every
+        /// readable credential) and list what is lost.
+        #[arg(long)]
+        salvage: bool,
+    },
+    /// Rebuilds a new data directory (`--data`, absent or empty) from an export file.
+    Import {
+        /// The export file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -65,7 +82,19 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("unknown role {s:?}; use kiosk, display, staff or admin"))
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain of causes, without a backtrace: these are messages for the
+            // person at the console.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -75,8 +104,11 @@ fn main() -> anyhow::Result<()> {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    if let Some(Cmd::Token { action }) = cli.command {
-        return token(&cli.data, action);
+    match cli.command {
+        Some(Cmd::Token { action }) => return token(&cli.data, action),
+        Some(Cmd::Export { to, salvage }) => return export(&cli.data, &to, salvage),
+        Some(Cmd::Import { file }) => return import(&cli.data, &file),
+        None => {}
     }
     raise_open_files_limit();
     let center = match &cli.config {
@@ -148,6 +180,91 @@ fn token(data: &std::path::Path, action: TokenCmd) -> anyhow::Result<()> {
         record.id
     ));
     say(&token);
+    Ok(())
+}
+
+fn export(data: &std::path::Path, to: &std::path::Path, salvage: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if !data.join("db").is_file() {
+        anyhow::bail!("{} is not a data directory (no db file)", data.display());
+    }
+    let store = Store::open(data).with_context(|| {
+        format!(
+            "cannot open {} (is the server running on it? use GET /api/v1/admin/export then)",
+            data.display()
+        )
+    })?;
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut options = std::fs::File::options();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = luot_server::backup::export(&store, &mut out, salvage);
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            drop(out);
+            let _ = std::fs::remove_file(&partial);
+            if let luot_server::backup::ExportError::Damaged(damage) = &e {
+                anyhow::bail!(
+                    "nothing exported: {}
+{}",
+                    damage,
+                    if salvage {
+                        String::new()
+                    } else {
+                        format!(
+                            "Add --salvage to export what is intact (events 1 to {}) and list what is lost.",
+                            damage.intact_events
+                        )
+                    }
+                );
+            }
+            return Err(e.into());
+        }
+    };
+    out.flush()?;
+    out.into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, to).with_context(|| format!("cannot write {}", to.display()))?;
+    say(&format!(
+        "exported {} events, {} tokens, {} accounts, {} settings to {}",
+        summary.events,
+        summary.tokens,
+        summary.users,
+        summary.meta,
+        to.display()
+    ));
+    for lost in &summary.lost {
+        say(&format!("LOST (damaged, not exported): {lost}"));
+    }
+    Ok(())
+}
+
+fn import(data: &std::path::Path, file: &std::path::Path) -> anyhow::Result<()> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let summary = luot_server::backup::import(data, std::io::BufReader::new(input))
+        .with_context(|| format!("import of {} refused", file.display()))?;
+    say(&format!(
+        "imported {} events, {} tokens, {} accounts, {} settings into {}",
+        summary.events,
+        summary.tokens,
+        summary.users,
+        summary.meta,
+        data.display()
+    ));
+    for note in &summary.lost {
+        say(&format!("note: {note}"));
+    }
     Ok(())
 }
 

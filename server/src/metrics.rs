@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use luot_shared::StateView;
 
+use crate::store::Health;
+
 /// A monotonically increasing count.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
@@ -218,6 +220,44 @@ impl Metrics {
         );
         let open = state.counters.iter().filter(|c| c.open).count() as u64;
         metric("luot_open_counters", "gauge", "Counters open.", &one(open));
+        out
+    }
+
+    /// Renders the store's health in the Prometheus text format.
+    pub fn render_store(&self, health: &Health) -> String {
+        let mut out = String::new();
+        let lines = [
+            (
+                "luot_store_failing",
+                "gauge",
+                "1 while the disk refuses writes and the store is reopening, else 0.",
+                u64::from(health.failing),
+            ),
+            (
+                "luot_store_damaged",
+                "gauge",
+                "1 once the check of the whole event log found a damaged record, else 0.",
+                u64::from(health.damaged.is_some()),
+            ),
+            (
+                "luot_store_failures_total",
+                "counter",
+                "Times the store started failing (disk full or failing) since start.",
+                health.failures,
+            ),
+            (
+                "luot_store_reopened_total",
+                "counter",
+                "Times the store recovered on its own after failing, since start.",
+                health.reopened,
+            ),
+        ];
+        for (name, kind, help, value) in lines {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
         out
     }
 }
