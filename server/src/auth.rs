@@ -86,6 +86,16 @@ pub struct SessionRecord {
     pub csrf: String,
     /// End of validity.
     pub expires_at: Timestamp,
+    /// [`password_stamp`] of the account's password when the session began: a session made
+    /// with a password that has since changed no longer works, even one whose login was
+    /// still being checked while the password was reset.
+    #[serde(default)]
+    pub password_stamp: String,
+}
+
+/// A short digest that changes whenever the account's password hash changes.
+pub fn password_stamp(password_hash: &str) -> String {
+    hex(&Sha256::digest(password_hash.as_bytes())[..8])
 }
 
 /// What a caller presented, by its stored hash: what a WebSocket re-checks when something
@@ -114,6 +124,14 @@ pub struct Principal {
     pub csrf: Option<String>,
     /// What it presented.
     pub credential: Credential,
+}
+
+/// The key a credential's quotas are counted under (never the secret itself).
+pub fn credential_key(credential: &Credential) -> String {
+    match credential {
+        Credential::Token(key) => format!("token:{key}"),
+        Credential::Session(key) => format!("session:{key}"),
+    }
 }
 
 /// A principal the request guard already resolved from the request's credentials, so the
@@ -418,6 +436,14 @@ impl Auth {
             .get(Table::Users, &record.username)?
             .filter(|u: &UserRecord| !u.disabled)
             .ok_or_else(|| ApiError::Unauthorized("account disabled".into()))?;
+        if !constant_time_eq(
+            record.password_stamp.as_bytes(),
+            password_stamp(&user.password_hash).as_bytes(),
+        ) {
+            return Err(ApiError::Unauthorized(
+                "the password was changed; log in again".into(),
+            ));
+        }
         Ok(Principal {
             name: record.username,
             role: user.role,
@@ -461,6 +487,7 @@ impl Auth {
         let session = random_hex(24);
         let record = SessionRecord {
             username: username.to_owned(),
+            password_stamp: password_stamp(&user.password_hash),
             csrf: random_hex(16),
             expires_at: self.clock.now() + jiff::SignedDuration::from_secs(SESSION_SECS),
         };

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// Too much is going on right now (e.g. password checks); retry in a second.
     #[error("{0}")]
     Busy(String),
+    /// One credential or address has too many requests in flight.
+    #[error("too many requests at once from this device or address; wait for the ones in flight")]
+    TooManyAtOnce,
     /// The request body did not arrive within the deadline.
     #[error("the request body did not arrive within {0} s")]
     BodyTimeout(u64),
@@ -83,7 +86,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Bad(status, _, _) => *status,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::TooManyAtOnce => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::StorageUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Busy(_) => "busy",
+            ApiError::TooManyAtOnce => "too_many_at_once",
             ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::StorageUnavailable(_) => "storage_unavailable",
             ApiError::Internal => "internal",
@@ -134,7 +138,7 @@ impl IntoResponse for ApiError {
         let mut response = (self.status_code(), axum::Json(self.body())).into_response();
         let retry_after = match self {
             ApiError::TooManyRequests(secs) => Some(secs),
-            ApiError::Busy(_) => Some(1),
+            ApiError::Busy(_) | ApiError::TooManyAtOnce => Some(1),
             ApiError::StorageUnavailable(_) => Some(2),
             _ => None,
         };

@@ -27,6 +27,7 @@ pub mod error;
 pub mod login;
 pub mod metrics;
 pub mod pages;
+pub mod quota;
 pub mod reports;
 pub mod serve;
 pub mod store;
@@ -65,6 +66,13 @@ const MAX_IN_FLIGHT: usize = 2048;
 /// Requests handled at once from everyone else (logins, pages, wrong credentials). Kept
 /// apart so that no amount of anonymous traffic takes the slots the center runs on.
 const MAX_PUBLIC_IN_FLIGHT: usize = 256;
+/// Requests one credential may have in flight: a kiosk sends one at a time, a console a few;
+/// one stolen token cannot take the pool the whole center shares.
+const MAX_IN_FLIGHT_PER_CREDENTIAL: usize = 64;
+/// Requests without valid credentials one address may have in flight.
+const MAX_PUBLIC_PER_ADDR: usize = 16;
+/// Largest body of a request without valid credentials (a login is under 200 bytes).
+const MAX_PUBLIC_BODY: usize = 4 * 1024;
 /// A request body must arrive whole within this time (bodies are at most 64 KiB: on a LAN
 /// that takes milliseconds). A client that announces a body and stalls is answered 408.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
@@ -94,6 +102,8 @@ pub struct AppState {
     pub request_slots: Arc<Semaphore>,
     /// Free request slots for everyone else.
     pub public_slots: Arc<Semaphore>,
+    /// What each credential and each address holds at once.
+    pub quota: Arc<quota::Quota>,
     /// The server's clock.
     pub clock: Clock,
 }
@@ -123,45 +133,75 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Bounds the requests in flight — callers with valid credentials and everyone else in
-/// separate pools —, reads the body whole within [`BODY_DEADLINE`], and counts responses.
+/// Reads the body whole within [`BODY_DEADLINE`] before the request takes any slot (a stalled
+/// body holds only its own connection), checks the credentials once the body is in (one
+/// revoked while it arrived no longer works), then bounds the requests in flight: callers
+/// with valid credentials and everyone else in separate pools, and within them each
+/// credential and each address. Counts responses.
 async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
     if request.uri().path() == "/healthz" {
         // Answers from memory without a body: no slot needed, so it always answers.
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    let resolved = app.auth.resolve(&parts).ok();
-    let pool = match &resolved {
-        Some(_) => &app.request_slots,
-        None => &app.public_slots,
+    let limit = if app.auth.resolve(&parts).is_ok() {
+        MAX_BODY
+    } else {
+        MAX_PUBLIC_BODY
     };
-    let Ok(_permit) = pool.try_acquire() else {
-        app.metrics.http_5xx.inc();
-        return ApiError::Unavailable("the server is busy; try again".into()).into_response();
-    };
-    if let Some(principal) = resolved {
-        if let Some(connection) = parts.extensions.get::<serve::Connection>() {
-            connection.prove();
+    let response = match read_body(&parts, body, limit).await {
+        Err(e) => e.into_response(),
+        Ok(body) => {
+            let resolved = app.auth.resolve(&parts).ok();
+            let (pool, key, max) = match &resolved {
+                Some(p) => (
+                    &app.request_slots,
+                    auth::credential_key(&p.credential),
+                    MAX_IN_FLIGHT_PER_CREDENTIAL,
+                ),
+                None => {
+                    let addr = parts
+                        .extensions
+                        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                        .map(|c| c.0.ip().to_string())
+                        .unwrap_or_default();
+                    (
+                        &app.public_slots,
+                        format!("addr:{addr}"),
+                        MAX_PUBLIC_PER_ADDR,
+                    )
+                }
+            };
+            let Some(_held) = app.quota.take(&key, max) else {
+                let response = ApiError::TooManyAtOnce.into_response();
+                app.metrics.observe_status(response.status().as_u16());
+                return response;
+            };
+            let Ok(_permit) = pool.try_acquire() else {
+                app.metrics.http_5xx.inc();
+                return ApiError::Unavailable("the server is busy; try again".into())
+                    .into_response();
+            };
+            if let Some(principal) = resolved {
+                if let Some(connection) = parts.extensions.get::<serve::Connection>() {
+                    connection.prove(&key);
+                }
+                parts.extensions.insert(auth::Resolved(principal));
+            }
+            next.run(Request::from_parts(parts, body)).await
         }
-        parts.extensions.insert(auth::Resolved(principal));
-    }
-    let body = match read_body(&parts, body).await {
-        Ok(body) => body,
-        Err(e) => {
-            let response = e.into_response();
-            app.metrics.observe_status(response.status().as_u16());
-            return response;
-        }
     };
-    let response = next.run(Request::from_parts(parts, body)).await;
     app.metrics.observe_status(response.status().as_u16());
     response
 }
 
-/// The request's body, read whole within [`BODY_DEADLINE`] and at most [`MAX_BODY`] long, so a
+/// The request's body, read whole within [`BODY_DEADLINE`] and at most `limit` long, so a
 /// handler never waits on a client; a request without a body passes as it is.
-async fn read_body(parts: &axum::http::request::Parts, body: Body) -> Result<Body, ApiError> {
+async fn read_body(
+    parts: &axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<Body, ApiError> {
     let headers = &parts.headers;
     let length = headers
         .get(header::CONTENT_LENGTH)
@@ -172,15 +212,15 @@ async fn read_body(parts: &axum::http::request::Parts, body: Body) -> Result<Bod
         ApiError::Bad(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("request body is too large (at most {MAX_BODY} bytes)"),
+            format!("request body is too large (at most {limit} bytes)"),
         )
     };
     match length {
-        Some(n) if n > MAX_BODY as u64 => return Err(too_large()),
+        Some(n) if n > limit as u64 => return Err(too_large()),
         Some(0) | None if !chunked => return Ok(body),
         _ => {}
     }
-    let limited = http_body_util::Limited::new(body, MAX_BODY);
+    let limited = http_body_util::Limited::new(body, limit);
     let collected = tokio::time::timeout(BODY_DEADLINE, http_body_util::BodyExt::collect(limited))
         .await
         .map_err(|_| ApiError::BodyTimeout(BODY_DEADLINE.as_secs()))?;
@@ -390,6 +430,7 @@ impl Server {
             ws_slots: Arc::new(Semaphore::new(max_websockets)),
             request_slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             public_slots: Arc::new(Semaphore::new(MAX_PUBLIC_IN_FLIGHT)),
+            quota: Arc::new(quota::Quota::default()),
             clock: self.clock,
         };
         let metrics = state.metrics.clone();

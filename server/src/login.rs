@@ -64,10 +64,13 @@ pub struct Attempt<'a> {
 impl LoginLimiter {
     /// Counts an attempt by `username` from `addr`, or refuses it with a 429.
     pub fn begin(&self, username: &str, addr: IpAddr) -> Result<Attempt<'_>, ApiError> {
+        // Names are kept as short digests: a name can be as long as a request body.
+        let name =
+            crate::auth::hex(&<sha2::Sha256 as sha2::Digest>::digest(username.as_bytes())[..12]);
         let keys = [
-            format!("pair:{addr}\u{0}{username}"),
+            format!("pair:{addr}\u{0}{name}"),
             format!("addr:{addr}"),
-            format!("user:{username}"),
+            format!("user:{name}"),
         ];
         let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -112,6 +115,9 @@ impl LoginLimiter {
         for key in keys {
             if let Some((n, _)) = map.get_mut(key) {
                 *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(key);
+                }
             }
         }
     }

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub connections_refused: Counter,
     /// Unproven connections closed to make room for new ones.
     pub connections_evicted: Counter,
+    /// Open HTTP connections (not counting upgraded WebSockets).
+    pub http_connections: Gauge,
     /// Flushes of the credential writer (one per batch of credential writes).
     pub credential_commits: Counter,
     /// Credential write requests made durable.
@@ -188,6 +190,12 @@ impl Metrics {
             "counter",
             "Connections closed because every connection slot was taken.",
             &one(self.connections_refused.get()),
+        );
+        metric(
+            "luot_http_connections",
+            "gauge",
+            "Open HTTP connections (upgraded WebSockets not counted).",
+            &one(self.http_connections.get()),
         );
         metric(
             "luot_connections_evicted_total",

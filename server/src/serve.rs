@@ -16,7 +16,7 @@
 //! Only HTTP/1.1 is spoken: it is what kiosks, screens and browsers on a center's LAN use,
 //! and it lets hyper time the request head from the first byte.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -45,12 +45,19 @@ const MAX_HEAD: usize = 64 * 1024;
 /// How long a new connection waits for the slot of a connection it closed.
 const EVICT_WAIT: Duration = Duration::from_millis(100);
 
+/// Connections one credential can make proven: a lobby screen or console needs one or two,
+/// so a stolen token cannot make thousands of connections that are never closed to make room.
+const MAX_PROVEN_PER_CREDENTIAL: usize = 64;
+
 /// Connections that have not yet shown valid credentials, oldest first, with the signal that
-/// closes each.
+/// closes each; and how many each credential has proven.
 #[derive(Default)]
 struct Unproven {
     next_id: u64,
     open: BTreeMap<u64, Arc<Notify>>,
+    /// Proven connections: whose credential made each one proven.
+    owner: HashMap<u64, String>,
+    proven: HashMap<String, usize>,
 }
 
 impl Unproven {
@@ -75,9 +82,31 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// This connection showed valid credentials: it is never closed to make room.
-    pub fn prove(&self) {
-        lock(&self.unproven).open.remove(&self.id);
+    /// This connection showed the credential `key`: it is no longer closed to make room,
+    /// unless that credential already holds [`MAX_PROVEN_PER_CREDENTIAL`] such connections.
+    pub fn prove(&self, key: &str) {
+        let mut unproven = lock(&self.unproven);
+        let held = unproven.proven.get(key).copied().unwrap_or(0);
+        if held >= MAX_PROVEN_PER_CREDENTIAL || !unproven.open.contains_key(&self.id) {
+            return;
+        }
+        unproven.open.remove(&self.id);
+        unproven.owner.insert(self.id, key.to_owned());
+        *unproven.proven.entry(key.to_owned()).or_insert(0) += 1;
+    }
+
+    /// The connection ended.
+    fn closed(&self) {
+        let mut unproven = lock(&self.unproven);
+        unproven.open.remove(&self.id);
+        if let Some(key) = unproven.owner.remove(&self.id)
+            && let Some(n) = unproven.proven.get_mut(&key)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                unproven.proven.remove(&key);
+            }
+        }
     }
 }
 
@@ -167,6 +196,8 @@ pub async fn serve(
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
         let mut stopping = stopping.clone();
+        let open = metrics.clone();
+        open.http_connections.inc();
         tokio::spawn(async move {
             tokio::pin!(connection);
             let result = tokio::select! {
@@ -184,7 +215,8 @@ pub async fn serve(
             if let Err(e) = result {
                 tracing::debug!(%addr, error = %e, "connection ended with an error");
             }
-            connection_handle.prove();
+            connection_handle.closed();
+            open.http_connections.dec();
             drop(permit);
         });
     }

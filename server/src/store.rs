@@ -1010,13 +1010,20 @@ impl Store {
     /// Checks events 1 to `through` now (then the whole log once a day) on a thread of its
     /// own, while the server serves. Damage is logged as an error and reported by
     /// [`Store::health`] (`/healthz` then answers 503); records from before checksums get one.
+    ///
+    /// The thread holds the store only while it checks, so the database closes when the
+    /// server stops; it ends at its next check after that.
     pub fn spawn_scrub(&self, through: u64) {
-        let store = self.clone();
+        let weak = Arc::downgrade(&self.shared);
         let spawned = std::thread::Builder::new()
             .name("luot-store-scrub".into())
             .spawn(move || {
                 let mut through = through;
                 loop {
+                    let Some(shared) = weak.upgrade() else {
+                        return;
+                    };
+                    let store = Store { shared };
                     let started = std::time::Instant::now();
                     match store.scrub(through) {
                         Ok(upgraded) => tracing::info!(
@@ -1036,8 +1043,10 @@ impl Store {
                             return;
                         }
                     }
+                    let next = store.last_seq().unwrap_or(through);
+                    drop(store);
                     std::thread::sleep(SCRUB_EVERY);
-                    through = store.last_seq().unwrap_or(through);
+                    through = next;
                 }
             });
         if let Err(e) = spawned {

@@ -12,7 +12,7 @@ use luot_shared::protocol::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::auth::{Principal, UserRecord};
+use crate::auth::{Principal, SessionRecord, UserRecord};
 use crate::error::{ApiError, Json, Path, Result};
 use crate::store::Table;
 
@@ -264,11 +264,16 @@ async fn change_password(
         return Err(ApiError::Forbidden("the current password is wrong".into()));
     }
     record.password_hash = hash(&app, req.new).await?;
-    app.auth
-        .writer()
-        .put(Table::Users, &who.name, &record)
-        .await?;
-    // Every other session of the account ends; this one goes on.
+    // The new password and this session's new stamp are written together; every other
+    // session of the account ends.
+    let mut ops = vec![crate::credentials::put(Table::Users, &who.name, &record)];
+    if let Some(key) = &who.session
+        && let Some(mut session) = app.store.get::<SessionRecord>(Table::Sessions, key)?
+    {
+        session.password_stamp = crate::auth::password_stamp(&record.password_hash);
+        ops.push(crate::credentials::put(Table::Sessions, key, &session));
+    }
+    app.auth.writer().write(ops).await?;
     app.auth
         .end_sessions_of(&who.name, who.session.as_deref())
         .await?;

@@ -52,6 +52,10 @@ const BUFFER: usize = 4096;
 /// disabled account). Clients show it and do not retry at once.
 pub const CLOSE_REVOKED: u16 = 4401;
 
+/// WebSockets one credential may hold: every lobby screen of a large center on one shared
+/// display token fits; one stolen token cannot take the server's 10,000.
+const MAX_PER_CREDENTIAL: usize = 256;
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new().route("/ws", get(upgrade))
@@ -94,6 +98,13 @@ async fn upgrade(
             "a WebSocket with the session cookie must come from this server's own pages".into(),
         ));
     }
+    let per_credential = app
+        .quota
+        .take(
+            &format!("ws:{}", crate::auth::credential_key(&who.credential)),
+            MAX_PER_CREDENTIAL,
+        )
+        .ok_or(ApiError::TooManyAtOnce)?;
     let permit = app
         .ws_slots
         .clone()
@@ -107,6 +118,7 @@ async fn upgrade(
         .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| async move {
             app.metrics.ws_connections.inc();
+            let _per_credential = per_credential;
             if let Err(e) = serve(socket, &app, params.since, who.credential, permit).await {
                 tracing::debug!(reason = e, "websocket closed");
             }
@@ -200,6 +212,12 @@ async fn serve(
         // A store failure is not a revocation: keep serving.
         Err(_) => None,
     };
+    // Subscribed first, then checked: a revocation between the handshake's check and here
+    // is caught now, any later one by the subscription.
+    if let Some(reason) = revoked(app) {
+        close(&mut socket, CLOSE_REVOKED, reason).await;
+        return Err("credential revoked before the stream began");
+    }
     if *shutdown.borrow_and_update() {
         close(&mut socket, close_code::AWAY, "server shutting down").await;
         return Ok(());

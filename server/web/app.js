@@ -63,7 +63,10 @@ const Luot = {
     let url;
     try { url = new URL(next, location.origin); } catch (e) { return null; }
     if (url.origin !== location.origin) return null;
-    return url.pathname + url.search + url.hash;
+    // "/.//evil" resolves to the path "//evil", which a relative link would read as a host:
+    // refuse it, and hand back the absolute URL, which can only be this origin.
+    if (url.pathname.startsWith("//") || url.pathname.startsWith("/\\")) return null;
+    return url.href;
   },
 
   /** Adds page-specific words. */
