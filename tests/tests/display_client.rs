@@ -242,3 +242,64 @@ async fn unknown_token_is_refused_on_screen() {
     assert!(display.sentences().is_empty());
     display.stop().await;
 }
+
+/// The `luot-display` binary beside this test (built by `cargo test --workspace`).
+fn display_binary() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .map(|dir| dir.join("luot-display"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// `--screenshot` under Xvfb connects, draws the server's state and writes a 1920×1080 PNG.
+#[tokio::test]
+async fn screenshot_writes_the_current_screen() {
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let xvfb = std::process::Command::new("which")
+        .arg("xvfb-run")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let (Some(binary), true) = (display_binary(), xvfb) else {
+        assert!(!ci, "CI must have xvfb-run and build luot-display");
+        eprintln!(
+            "skipped: needs xvfb-run and the luot-display binary (cargo build -p luot-display)"
+        );
+        return;
+    };
+    let server = TestServer::start(ServerOptions::new().token("display", Role::Display, None));
+    let staff = server.api_as(luot_tests::ADMIN);
+    staff.open_counter(1).await;
+    staff.issue_ticket("tnmt").await;
+    staff.call_next(1).await.expect("a ticket waits");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("screen.png");
+    let out = tokio::process::Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1920x1080x24"])
+        .arg(&binary)
+        .args([
+            "--server",
+            server.base_url(),
+            "--token",
+            &server.token("display"),
+        ])
+        .args(["--window", "1920x1080+0+0", "--screenshot"])
+        .arg(&png)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("the screenshot run ended in time")
+        .expect("xvfb-run runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("the PNG was written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let be = |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    assert_eq!((be(16), be(20)), (1920, 1080));
+    // A screen with text and panels compresses far less than a blank one.
+    assert!(bytes.len() > 40_000, "{} bytes", bytes.len());
+}
