@@ -43,7 +43,18 @@ pub fn call_clips(
     voice: Option<&mut (dyn Voice + '_)>,
     call: &Announcement,
 ) -> Vec<Clip> {
-    let mut clips = vec![chime(), Clip::silence("pause", Duration::from_millis(250))];
+    let mut clips = vec![chime()];
+    clips.extend(speech_clips(settings, voice, call));
+    clips
+}
+
+/// What follows the chime: a short pause, then the sentence `repeat` times with pauses.
+fn speech_clips(
+    settings: &AnnounceSettings,
+    voice: Option<&mut (dyn Voice + '_)>,
+    call: &Announcement,
+) -> Vec<Clip> {
+    let mut clips = vec![Clip::silence("pause", Duration::from_millis(250))];
     if let Some(speech) = voice.and_then(|v| speak(settings, v, call)) {
         for _ in 0..settings.repeat {
             clips.push(speech.clone());
@@ -107,16 +118,12 @@ fn run(
     mut voice: Option<Box<dyn Voice>>,
     mut out: Box<dyn AudioOut>,
 ) {
+    let chime = chime();
     while let Some(call) = rx.blocking_recv() {
         tracing::info!(ticket = %call.number, counter = call.counter, recall = call.recall, "announcing");
-        let chime = chime();
         // The sentence is synthesized while the chime plays.
         let rest = std::thread::scope(|scope| {
-            let speaking = scope.spawn(|| {
-                let mut clips = call_clips(&settings, voice.as_deref_mut(), &call);
-                clips.drain(..1);
-                clips
-            });
+            let speaking = scope.spawn(|| speech_clips(&settings, voice.as_deref_mut(), &call));
             if let Err(e) = out.play(&chime) {
                 tracing::warn!(error = %e, "cannot play the chime");
             }

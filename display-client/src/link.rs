@@ -340,3 +340,35 @@ async fn connect_and_follow(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Retries double from the minimum up to the maximum, each jittered to half–all of its step.
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let config = LinkConfig::new("http://x", "t");
+        for failures in 1..=30 {
+            let step = config
+                .backoff_min
+                .saturating_mul(1 << (failures - 1).min(16))
+                .min(config.backoff_max);
+            for _ in 0..20 {
+                let d = backoff(&config, failures);
+                assert!(d >= step / 2 && d <= step, "{failures}: {d:?} vs {step:?}");
+            }
+        }
+        assert!(backoff(&config, 30) <= config.backoff_max);
+    }
+
+    /// The WebSocket address follows the server's scheme and carries `since` when resuming.
+    #[test]
+    fn ws_url_from_the_server_address() {
+        let c = LinkConfig::new("http://10.0.0.2:8080/", "t");
+        assert_eq!(c.ws_url(None), "ws://10.0.0.2:8080/ws");
+        assert_eq!(c.ws_url(Some(42)), "ws://10.0.0.2:8080/ws?since=42");
+        let c = LinkConfig::new("https://luot.example", "t");
+        assert_eq!(c.ws_url(None), "wss://luot.example/ws");
+    }
+}

@@ -306,10 +306,12 @@ fn draw_footer(ui: &mut egui::Ui, rect: Rect, screen: &Screen, s: f32, time: f64
     let x = if width <= rect.width() - 48.0 * s {
         rect.center().x - width / 2.0
     } else {
-        // Scrolls right to left at 120 points a second (scaled), then starts over.
-        let span = f64::from(rect.width() + width);
-        let moved = (time * 120.0 * f64::from(s)) % span;
-        rect.right() - moved as f32
+        // Starts at the left edge and scrolls right to left at 120 points a second
+        // (scaled); once gone it comes back in from the right.
+        let span = rect.width() + width;
+        let moved = ((time * 120.0 * f64::from(s)) % f64::from(span)) as f32;
+        let x = rect.left() + 24.0 * s - moved;
+        if x + width < rect.left() { x + span } else { x }
     };
     let label_rect = Rect::from_min_size(pos2(x, rect.top()), vec2(width + 4.0, rect.height()));
     ui.put(
