@@ -143,10 +143,11 @@ pub fn chime() -> Clip {
             })
             .collect()
     };
+    // About as loud as the voice (RMS near −20 dBFS), so neither startles nor drowns.
     let mut samples = note(880.0, 0.55);
     samples.extend(note(659.25, 0.8));
     for s in &mut samples {
-        *s *= 0.7;
+        *s *= 0.5;
     }
     Clip {
         label: "chime".into(),
