@@ -16,9 +16,6 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-/// The server pings every 20 s: a socket silent this long is dead (a NAT dropped it, the
-/// machine slept) even if the kernel has not noticed.
-const SILENCE_LIMIT: Duration = Duration::from_secs(50);
 /// How often the loop compares the wall clock with the monotonic clock.
 const CLOCK_CHECK: Duration = Duration::from_secs(2);
 /// A difference this large between the two clocks over one check means the machine slept
@@ -44,6 +41,9 @@ pub struct LinkConfig {
     pub backoff_max: Duration,
     /// Retry delay after the server refused the token.
     pub refused_retry: Duration,
+    /// A socket silent this long is dead (a NAT dropped it, the machine slept) even if the
+    /// kernel has not noticed; the server pings every 20 s.
+    pub silence_limit: Duration,
 }
 
 impl LinkConfig {
@@ -55,6 +55,7 @@ impl LinkConfig {
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             refused_retry: Duration::from_secs(60),
+            silence_limit: Duration::from_secs(50),
         }
     }
 
@@ -193,6 +194,32 @@ pub async fn run(
     }
 }
 
+/// Notices the machine sleeping or its time being set: the wall clock moves by more (or
+/// less) than the monotonic clock, which stops while the machine sleeps.
+#[derive(Debug, Clone, Copy)]
+pub struct ClockWatch {
+    wall: Timestamp,
+    mono: Instant,
+}
+
+impl ClockWatch {
+    /// Starts watching from these readings.
+    pub fn new(wall: Timestamp, mono: Instant) -> ClockWatch {
+        ClockWatch { wall, mono }
+    }
+
+    /// Takes new readings; returns how far the clocks drifted apart since the last ones when
+    /// that is more than [`CLOCK_JUMP`].
+    pub fn jumped(&mut self, wall: Timestamp, mono: Instant) -> Option<Duration> {
+        let wall_step = wall.duration_since(self.wall).as_secs_f64();
+        let mono_step = mono.saturating_duration_since(self.mono).as_secs_f64();
+        self.wall = wall;
+        self.mono = mono;
+        let drift = (wall_step - mono_step).abs();
+        (drift > CLOCK_JUMP.as_secs_f64()).then(|| Duration::from_secs_f64(drift))
+    }
+}
+
 /// Exponential backoff with full jitter between half and all of the step.
 fn backoff(config: &LinkConfig, failures: u32) -> Duration {
     let step = config
@@ -256,9 +283,8 @@ async fn connect_and_follow(
     }
     repaint();
     let mut last_frame = Instant::now();
-    let mut clock = tokio::time::interval(CLOCK_CHECK);
-    let mut wall = Timestamp::now();
-    let mut mono = Instant::now();
+    let mut clock = tokio::time::interval(CLOCK_CHECK.min(config.silence_limit / 2));
+    let mut watch = ClockWatch::new(Timestamp::now(), Instant::now());
     loop {
         tokio::select! {
             frame = socket.next() => {
@@ -312,22 +338,15 @@ async fn connect_and_follow(
                 }
             }
             _ = clock.tick() => {
-                let (wall_now, mono_now) = (Timestamp::now(), Instant::now());
-                let wall_step = wall_now.duration_since(wall).as_secs_f64();
-                let mono_step = mono_now.duration_since(mono).as_secs_f64();
-                wall = wall_now;
-                mono = mono_now;
-                {
-                    let mut live = shared.lock();
-                    live.follower.tick(wall_now);
-                }
-                if (wall_step - mono_step).abs() > CLOCK_JUMP.as_secs_f64() {
-                    tracing::warn!(wall_step, mono_step, "the clock jumped (sleep or time change); reloading");
+                let wall_now = Timestamp::now();
+                shared.lock().follower.tick(wall_now);
+                if let Some(jump) = watch.jumped(wall_now, Instant::now()) {
+                    tracing::warn!(seconds = jump.as_secs_f64(), "the clock jumped (sleep or time change); reloading");
                     shared.lock().follower.clock_jumped();
                     let _ = socket.close(None).await;
                     return Ended::Resync;
                 }
-                if last_frame.elapsed() > SILENCE_LIMIT {
+                if last_frame.elapsed() > config.silence_limit {
                     let _ = socket.close(None).await;
                     return Ended::Lost("the server went silent".into());
                 }
@@ -360,6 +379,26 @@ mod tests {
             }
         }
         assert!(backoff(&config, 30) <= config.backoff_max);
+    }
+
+    /// A wall clock that leaps ahead of the monotonic one (a night asleep) or is set back is
+    /// noticed; ordinary ticks are not.
+    #[test]
+    fn clock_watch_notices_sleep_and_time_changes() {
+        let wall = Timestamp::from_second(1_700_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        let mono = Instant::now();
+        let mut watch = ClockWatch::new(wall, mono);
+        let two = Duration::from_secs(2);
+        let wall = wall + two;
+        assert_eq!(watch.jumped(wall, mono + two), None);
+        // Asleep for eight hours: the monotonic clock moved two seconds.
+        let wall = wall + Duration::from_secs(8 * 3600);
+        let jump = watch.jumped(wall, mono + two * 2).unwrap_or_default();
+        assert!(jump > Duration::from_secs(8 * 3600 - 10), "{jump:?}");
+        // The time set back a minute.
+        let wall = wall - Duration::from_secs(60);
+        assert!(watch.jumped(wall, mono + two * 3).is_some());
+        assert_eq!(watch.jumped(wall + two, mono + two * 4), None);
     }
 
     /// The WebSocket address follows the server's scheme and carries `since` when resuming.

@@ -303,3 +303,80 @@ async fn screenshot_writes_the_current_screen() {
     // A screen with text and panels compresses far less than a blank one.
     assert!(bytes.len() > 40_000, "{} bytes", bytes.len());
 }
+
+/// A socket that goes silent (a NAT forgot it, the PC slept) is given up after the silence
+/// limit, and the display comes back with `since` = the seq it had reached.
+#[tokio::test]
+async fn silent_socket_is_replaced_and_resumed_with_since() {
+    use futures_util::SinkExt;
+    use luot_shared::engine::{Command, Engine};
+    use luot_shared::protocol::ServerMessage;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    let mut engine = Engine::new();
+    let now = jiff::Timestamp::now();
+    let opened = engine.handle(
+        Command::Open {
+            counter: 1,
+            staff: "nv1".into(),
+        },
+        now,
+    );
+    assert!(opened.result.is_ok());
+    let snapshot = serde_json::to_string(&ServerMessage::Snapshot {
+        seq: engine.seq(),
+        state: Box::new(engine.state_view(now)),
+    })
+    .expect("encode the snapshot");
+
+    // A server that answers every connection with the snapshot, then says nothing more.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (uris_tx, mut uris) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            let uris_tx = uris_tx.clone();
+            let callback = move |request: &Request, response: Response| {
+                let _ = uris_tx.send(request.uri().to_string());
+                Ok(response)
+            };
+            if let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, callback).await {
+                let _ = ws.send(Message::Text(snapshot.clone().into())).await;
+                held.push(ws);
+            }
+        }
+    });
+
+    let shared = Shared::new(Follower::new(FollowConfig::default()));
+    let mut config = LinkConfig::new(&url, "token");
+    config.silence_limit = Duration::from_millis(300);
+    config.backoff_min = Duration::from_millis(20);
+    // Nothing is called here: the announcer's queue only has to exist.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let (stop, stopped) = watch::channel(false);
+    let link = tokio::spawn(link::run(
+        config,
+        shared.clone(),
+        tx,
+        Arc::new(|| {}),
+        stopped,
+    ));
+
+    let first = tokio::time::timeout(Duration::from_secs(10), uris.recv())
+        .await
+        .expect("a first connection");
+    assert_eq!(first.as_deref(), Some("/ws"));
+    let second = tokio::time::timeout(Duration::from_secs(10), uris.recv())
+        .await
+        .expect("a reconnection");
+    assert_eq!(second, Some(format!("/ws?since={}", engine.seq())));
+    assert!(
+        shared.lock().follower.view().is_some(),
+        "the last state stays on screen"
+    );
+    let _ = stop.send(true);
+    let _ = link.await;
+}
