@@ -338,6 +338,8 @@ async fn silent_socket_is_replaced_and_resumed_with_since() {
         let mut held = Vec::new();
         while let Ok((tcp, _)) = listener.accept().await {
             let uris_tx = uris_tx.clone();
+            // The callback's signature, with its large error type, is tungstenite's.
+            #[allow(clippy::result_large_err)]
             let callback = move |request: &Request, response: Response| {
                 let _ = uris_tx.send(request.uri().to_string());
                 Ok(response)
