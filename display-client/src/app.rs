@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use egui::{ViewportCommand, pos2};
 use jiff::Timestamp;
 
-use crate::link::Shared;
+use crate::link::{LinkState, Shared};
 use crate::screen::screen;
 use crate::text::install_fonts;
 use crate::ui::draw;
@@ -98,15 +98,10 @@ impl DisplayApp {
             return;
         }
         if !ready {
-            if started.elapsed() > job.timeout {
+            let refused = matches!(self.shared.lock().link, LinkState::Refused { .. });
+            if refused || started.elapsed() > job.timeout {
                 let link = format!("{:?}", self.shared.lock().link);
-                set(
-                    result,
-                    Err(format!(
-                        "no state from the server within {:?} ({link})",
-                        job.timeout
-                    )),
-                );
+                set(result, Err(format!("no state from the server ({link})")));
                 ctx.send_viewport_cmd(ViewportCommand::Close);
             }
             ctx.request_repaint_after(Duration::from_millis(50));

@@ -6,6 +6,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Longest a clip may take to play beyond its own length before the device counts as stuck.
+const PLAY_SLACK: Duration = Duration::from_secs(2);
+
 /// Sample rate of everything the display makes itself (espeak-ng's own rate).
 pub const RATE: u32 = 22_050;
 
@@ -162,6 +165,9 @@ pub enum AudioError {
     /// No sound device could be opened.
     #[error("no sound output: {0}")]
     NoDevice(String),
+    /// The device stopped taking samples before the clip ended.
+    #[error("the sound output stopped playing")]
+    Stalled,
 }
 
 /// Where clips are played. `play` returns when the clip has finished playing, so the
@@ -196,7 +202,16 @@ impl AudioOut for SpeakerOut {
             rate,
             clip.samples.clone(),
         ));
-        player.sleep_until_end();
+        // Waits for the end with a bound: a device that vanished mid-clip must not hold the
+        // announcer (and the calls behind it) forever.
+        let deadline = Instant::now() + clip.duration() + PLAY_SLACK;
+        while !player.empty() {
+            if Instant::now() > deadline {
+                player.stop();
+                return Err(AudioError::Stalled);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         Ok(())
     }
 }
