@@ -381,8 +381,7 @@ mod tests {
         assert!(backoff(&config, 30) <= config.backoff_max);
     }
 
-    /// A wall clock that leaps ahead of the monotonic one (a night asleep) or is set back is
-    /// noticed; ordinary ticks are not.
+    /// A wall clock leaping ahead of the monotonic one (asleep) or set back is noticed; ticks are not.
     #[test]
     fn clock_watch_notices_sleep_and_time_changes() {
         let wall = Timestamp::from_second(1_700_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
