@@ -226,22 +226,29 @@ async fn stalled_bodies_do_not_stop_the_center() {
     let started = Instant::now();
     // The attack is in effect once the server holds every stalled connection.
     let anonymous = server.api(None);
-    poll_until(Duration::from_secs(20), "the stalled connections held", || async {
-        let text = anonymous.get("/metrics").await.body;
-        let value = |name: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0)
-        };
-        // Past half the connection slots the oldest unproven ones are closed to make room.
-        let seen = value("luot_http_connections ") + value("luot_connections_evicted_total ");
-        (seen > STALLED).then_some(())
-    })
+    poll_until(
+        Duration::from_secs(20),
+        "the stalled connections held",
+        || async {
+            let text = anonymous.get("/metrics").await.body;
+            let value = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            // Past half the connection slots the oldest unproven ones are closed to make room.
+            let seen = value("luot_http_connections ") + value("luot_connections_evicted_total ");
+            (seen > STALLED).then_some(())
+        },
+    )
     .await;
     // Anonymous logins from elsewhere still get an answer (401 for a wrong name).
     anonymous
-        .post("/api/v1/login", &json!({ "username": "x", "password": "y" }))
+        .post(
+            "/api/v1/login",
+            &json!({ "username": "x", "password": "y" }),
+        )
         .await
         .expect_error(401);
 
