@@ -170,6 +170,21 @@ pub fn spawn(
 ) -> (EngineHandle, EngineThread) {
     let (jobs, rx) = mpsc::channel(JOB_QUEUE);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
+    // The thread hands each batch's frames to a task on the runtime, which puts them on the
+    // broadcast: waking thousands of subscriber tasks from a runtime thread uses the workers'
+    // own queues, where waking them from this thread goes one by one through the runtime's
+    // shared queue. Unbounded, because the task only moves frames on and never waits; the
+    // broadcast behind it is bounded.
+    let (fanout, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<Frame>>();
+    let broadcast = events.clone();
+    tokio::spawn(async move {
+        while let Some(frames) = batches.recv().await {
+            for frame in frames {
+                // No subscriber is not an error.
+                let _ = broadcast.send(frame);
+            }
+        }
+    });
     let now = clock.now();
     let (publisher, published) = watch::channel(Arc::new(publish(&engine, now)));
     let steps = StepDetector::new(engine.last_at());
@@ -180,7 +195,7 @@ pub fn spawn(
         store,
         metrics,
         publisher,
-        events: events.clone(),
+        fanout,
         last_snapshot: 0,
         marked_day: None,
         tainted: None,
@@ -215,7 +230,8 @@ struct Writer {
     store: Store,
     metrics: Arc<Metrics>,
     publisher: watch::Sender<Arc<Published>>,
-    events: broadcast::Sender<Frame>,
+    /// Frames for the broadcast, a batch at a time.
+    fanout: tokio::sync::mpsc::UnboundedSender<Vec<Frame>>,
     last_snapshot: u64,
     /// The last day written to the day index, so it is written once a day, not per batch.
     marked_day: Option<jiff::civil::Date>,
@@ -354,15 +370,7 @@ impl Writer {
         }
         self.publisher
             .send_replace(Arc::new(publish(&self.engine, now)));
-        for rec in &recorded {
-            let text =
-                serde_json::to_string(&ServerMessage::Event(rec.clone())).unwrap_or_default();
-            // No subscriber is not an error.
-            let _ = self.events.send(Frame {
-                seq: rec.seq,
-                text: text.into(),
-            });
-        }
+        self.broadcast(&recorded);
         for answer in answers {
             // A caller that gave up waiting is not an error either: its events are durable.
             match answer {
@@ -433,6 +441,24 @@ impl Writer {
         }
     }
 
+    /// Serializes each event once and hands the frames to the broadcast task.
+    fn broadcast(&self, recorded: &[Recorded]) {
+        if recorded.is_empty() {
+            return;
+        }
+        let frames = recorded
+            .iter()
+            .map(|rec| Frame {
+                seq: rec.seq,
+                text: serde_json::to_string(&ServerMessage::Event(rec.clone()))
+                    .unwrap_or_default()
+                    .into(),
+            })
+            .collect();
+        // Gone only when the runtime is stopping.
+        let _ = self.fanout.send(frames);
+    }
+
     /// After a failed write the engine in memory may be ahead of the disk. Once the store
     /// has reopened (it does so on its own when the disk takes writes again), rebuilds the
     /// engine from what the disk holds, publishes it and sends subscribers any event that
@@ -469,14 +495,7 @@ impl Writer {
         self.last_snapshot = self.engine.seq();
         self.publisher
             .send_replace(Arc::new(publish(&self.engine, self.clock.now())));
-        for rec in &missed {
-            let text =
-                serde_json::to_string(&ServerMessage::Event(rec.clone())).unwrap_or_default();
-            let _ = self.events.send(Frame {
-                seq: rec.seq,
-                text: text.into(),
-            });
-        }
+        self.broadcast(&missed);
         tracing::info!(
             seq = self.engine.seq(),
             recovered_events = missed.len(),

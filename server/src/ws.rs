@@ -25,6 +25,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use futures_util::StreamExt as _;
 use luot_shared::protocol::{ClientMessage, ErrorDetail, ServerMessage};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
@@ -205,7 +206,7 @@ async fn serve(
 ) -> std::result::Result<(), &'static str> {
     let mut events = app.engine.subscribe();
     let mut shutdown = app.shutdown.clone();
-    let mut revocations = app.auth.revocations();
+    let revocations = app.auth.revocations();
     let revoked = |app: &AppState| match app.auth.check(&credential) {
         Ok(_) => None,
         Err(ApiError::Unauthorized(_)) => Some("credentials revoked"),
@@ -223,6 +224,16 @@ async fn serve(
         return Ok(());
     }
     let mut at = catch_up(&mut socket, app, since).await?;
+    // The two watches as streams, whose waiting futures live across the loop: re-creating
+    // them on every event would register and unregister thousands of waiters per call.
+    let mut revoked_signals = std::pin::pin!(futures_util::stream::unfold(
+        revocations,
+        |mut rx| async move { rx.changed().await.ok().map(|()| ((), rx)) }
+    ));
+    let mut stopping = std::pin::pin!(async move {
+        // Also ends if the sender is gone, which only happens when stopping.
+        let _ = shutdown.changed().await;
+    });
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = Instant::now();
     loop {
@@ -274,7 +285,7 @@ async fn serve(
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 }
             }
-            Ok(()) = revocations.changed() => {
+            Some(()) = revoked_signals.next() => {
                 if let Some(reason) = revoked(app) {
                     close(&mut socket, CLOSE_REVOKED, reason).await;
                     return Err("credential revoked");
@@ -291,7 +302,7 @@ async fn serve(
                 }
                 send(&mut socket, Message::Ping(Default::default())).await?;
             }
-            _ = shutdown.changed() => {
+            () = &mut stopping => {
                 // Also reached if the sender is gone, which only happens when stopping.
                 close(&mut socket, close_code::AWAY, "server shutting down").await;
                 return Ok(());

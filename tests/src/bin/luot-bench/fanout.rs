@@ -21,10 +21,11 @@ pub(crate) struct Displays {
 }
 
 impl Displays {
-    /// Connects `count` clients to `url` and waits until each has read its first message
+    /// Connects `count` clients, spread over `urls` (one per display token: the server lets
+    /// one credential hold at most 256 WebSockets), and waits until each has read its first message
     /// (the snapshot on the real server; nothing on the bare one, where `first` is false).
     pub(crate) async fn connect(
-        url: &str,
+        urls: &[String],
         count: usize,
         first: bool,
         wanted: &'static str,
@@ -32,8 +33,8 @@ impl Displays {
         let (tx, arrivals) = mpsc::unbounded_channel();
         let ready = Arc::new(Barrier::new(count + 1));
         let mut tasks = Vec::with_capacity(count);
-        for _ in 0..count {
-            let (tx, ready, url) = (tx.clone(), ready.clone(), url.to_owned());
+        for i in 0..count {
+            let (tx, ready, url) = (tx.clone(), ready.clone(), urls[i % urls.len()].clone());
             tasks.push(tokio::spawn(async move {
                 let (mut ws, _) = loop {
                     match tokio_tungstenite::connect_async(url.as_str()).await {
