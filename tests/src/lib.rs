@@ -24,7 +24,9 @@ use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use luot_shared::protocol::{CounterView, ErrorBody, ErrorDetail, Role, ServerMessage, TicketView};
+use luot_shared::protocol::{
+    CounterView, ErrorBody, ErrorDetail, LoginResponse, Role, ServerMessage, TicketView,
+};
 use luot_shared::{CounterId, Recorded, StateView, TicketId};
 use reqwest::Method;
 use serde::Serialize;
@@ -302,6 +304,50 @@ impl TestServer {
         token
     }
 
+    /// Creates a staff account assigned to `counters` through the admin API.
+    ///
+    /// # Panics
+    ///
+    /// When the server refuses.
+    pub async fn create_staff(&self, name: &str, password: &str, counters: &[CounterId]) {
+        self.api_as(ADMIN)
+            .post(
+                "/api/v1/admin/users",
+                &serde_json::json!({ "username": name, "password": password, "role": "staff", "counters": counters }),
+            )
+            .await
+            .expect_status(201);
+    }
+
+    /// Logs in through the API and returns the browser session.
+    ///
+    /// # Panics
+    ///
+    /// When the login is refused.
+    pub async fn login(&self, username: &str, password: &str) -> Session {
+        let reply = self
+            .api(None)
+            .post(
+                "/api/v1/login",
+                &serde_json::json!({ "username": username, "password": password }),
+            )
+            .await
+            .expect_status(200);
+        let login: LoginResponse = reply.json();
+        let set_cookie = reply.set_cookie.clone().expect("login sets a cookie");
+        let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+        let api = self
+            .api(None)
+            .with_header("Cookie", &cookie)
+            .with_header("X-CSRF-Token", &login.csrf);
+        Session {
+            api,
+            cookie,
+            login,
+            set_cookie,
+        }
+    }
+
     /// Kills the process with SIGKILL (`kill -9`): no shutdown, no final snapshot.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -424,6 +470,19 @@ impl Drop for TestServer {
             }
         }
     }
+}
+
+/// A logged-in browser session: the cookie and the CSRF header on every request.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// A client that sends the cookie and the CSRF header.
+    pub api: Api,
+    /// `luot_session=…`, as a browser sends it back.
+    pub cookie: String,
+    /// The login's answer.
+    pub login: LoginResponse,
+    /// The whole `Set-Cookie` header of the login.
+    pub set_cookie: String,
 }
 
 /// An HTTP response: status and body text.

@@ -3,58 +3,17 @@
 //! restart.
 
 use luot_shared::CenterConfig;
-use luot_shared::protocol::{LoginResponse, Role, ServerMessage};
-use luot_tests::{ADMIN, Api, ServerOptions, TestServer};
+use luot_shared::protocol::{Role, ServerMessage};
+use luot_tests::{ADMIN, ServerOptions, TestServer};
 use serde_json::json;
-
-/// A logged-in browser session: the cookie and the CSRF header on every request.
-struct Session {
-    api: Api,
-    login: LoginResponse,
-    set_cookie: String,
-}
-
-async fn login(server: &TestServer, username: &str, password: &str) -> Session {
-    let reply = server
-        .api(None)
-        .post(
-            "/api/v1/login",
-            &json!({ "username": username, "password": password }),
-        )
-        .await
-        .expect_status(200);
-    let login: LoginResponse = reply.json();
-    let set_cookie = reply.set_cookie.clone().expect("login sets a cookie");
-    let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
-    let api = server
-        .api(None)
-        .with_header("Cookie", &cookie)
-        .with_header("X-CSRF-Token", &login.csrf);
-    Session {
-        api,
-        login,
-        set_cookie,
-    }
-}
-
-async fn create_staff(server: &TestServer, name: &str, password: &str, counters: &[u32]) {
-    server
-        .api_as(ADMIN)
-        .post(
-            "/api/v1/admin/users",
-            &json!({ "username": name, "password": password, "role": "staff", "counters": counters }),
-        )
-        .await
-        .expect_status(201);
-}
 
 /// The session cookie is HttpOnly, SameSite=Strict and expires; a staff account acts only at
 /// its assigned counters, and logout ends the session.
 #[tokio::test]
 async fn staff_session_is_scoped_to_assigned_counters() {
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "lan", "mat-khau-1", &[1]).await;
-    let lan = login(&server, "lan", "mat-khau-1").await;
+    server.create_staff("lan", "mat-khau-1", &[1]).await;
+    let lan = server.login("lan", "mat-khau-1").await;
     assert_eq!(lan.login.role, Role::Staff);
     assert_eq!(lan.login.counters, vec![1]);
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
@@ -71,8 +30,8 @@ async fn staff_session_is_scoped_to_assigned_counters() {
     lan.api.get("/api/v1/admin/users").await.expect_error(403);
 
     // A staff account with no counter assigned acts nowhere.
-    create_staff(&server, "binh", "mat-khau-2", &[]).await;
-    let binh = login(&server, "binh", "mat-khau-2").await;
+    server.create_staff("binh", "mat-khau-2", &[]).await;
+    let binh = server.login("binh", "mat-khau-2").await;
     binh.api.counter_action(3, "open").await.expect_error(403);
 
     lan.api
@@ -88,8 +47,8 @@ async fn staff_session_is_scoped_to_assigned_counters() {
 async fn disable_reset_and_change_password() {
     let server = TestServer::start(ServerOptions::new());
     let admin = server.api_as(ADMIN);
-    create_staff(&server, "chi", "mat-khau-cu", &[1]).await;
-    let chi = login(&server, "chi", "mat-khau-cu").await;
+    server.create_staff("chi", "mat-khau-cu", &[1]).await;
+    let chi = server.login("chi", "mat-khau-cu").await;
     chi.api.open_counter(1).await;
 
     admin
@@ -129,7 +88,7 @@ async fn disable_reset_and_change_password() {
         )
         .await
         .expect_error(401);
-    let chi = login(&server, "chi", "mat-khau-moi").await;
+    let chi = server.login("chi", "mat-khau-moi").await;
 
     chi.api
         .post(
@@ -152,7 +111,7 @@ async fn disable_reset_and_change_password() {
         )
         .await
         .expect_status(204);
-    login(&server, "chi", "mat-khau-3").await;
+    server.login("chi", "mat-khau-3").await;
 
     // Weak or malformed accounts are refused with a reason.
     for bad in [
@@ -178,7 +137,7 @@ async fn disable_reset_and_change_password() {
 #[tokio::test]
 async fn login_is_rate_limited() {
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "dao", "mat-khau-dung", &[1]).await;
+    server.create_staff("dao", "mat-khau-dung", &[1]).await;
     let anyone = server.api(None);
     for _ in 0..5 {
         let error = anyone
@@ -205,8 +164,8 @@ async fn login_is_rate_limited() {
         .await;
     reply.expect_error(429);
     // Another user is not locked out by dao's failures.
-    create_staff(&server, "em", "mat-khau-em", &[2]).await;
-    login(&server, "em", "mat-khau-em").await;
+    server.create_staff("em", "mat-khau-em", &[2]).await;
+    server.login("em", "mat-khau-em").await;
 }
 
 /// A configuration change made live is an event on the stream, is refused with the field at

@@ -11,19 +11,6 @@ use fantoccini::Locator;
 use luot_shared::protocol::Role;
 use luot_tests::browser::Browser;
 use luot_tests::{ADMIN, ServerOptions, TestServer};
-use serde_json::json;
-
-/// Creates a staff account assigned to `counters` through the admin API.
-async fn create_staff(server: &TestServer, name: &str, password: &str, counters: &[u32]) {
-    server
-        .api_as(ADMIN)
-        .post(
-            "/api/v1/admin/users",
-            &json!({"username": name, "password": password, "role": "staff", "counters": counters}),
-        )
-        .await
-        .expect_status(201);
-}
 
 /// Staff log in, open their counter, see a ticket issued through the API appear over the
 /// WebSocket, call it with Gọi tiếp, finish it, and are told when nobody waits.
@@ -34,7 +21,7 @@ async fn counter_console_calls_and_finishes_a_ticket() {
     };
     let server = TestServer::start(ServerOptions::new().token("kiosk", Role::Kiosk, None));
     let base = server.base_url().to_owned();
-    create_staff(&server, "lan", "mat-khau-quay-1", &[1]).await;
+    server.create_staff("lan", "mat-khau-quay-1", &[1]).await;
     server.api_as("kiosk").issue_ticket("tckh").await;
 
     browser
@@ -249,7 +236,7 @@ async fn staff_cannot_open_admin() {
     };
     let server = TestServer::start(ServerOptions::new());
     let base = server.base_url().to_owned();
-    create_staff(&server, "binh", "mat-khau-quay-2", &[2]).await;
+    server.create_staff("binh", "mat-khau-quay-2", &[2]).await;
 
     browser
         .login(&base, "/counter", "binh", "mat-khau-quay-2")
@@ -283,7 +270,7 @@ async fn login_redirect_stays_on_the_site() {
     };
     let server = TestServer::start(ServerOptions::new());
     let base = server.base_url().to_owned();
-    create_staff(&server, "chi", "mat-khau-quay-3", &[3]).await;
+    server.create_staff("chi", "mat-khau-quay-3", &[3]).await;
     for next in [
         "/%5Cevil.example/x",
         "/%09/evil.example/x",
@@ -312,7 +299,7 @@ async fn a_disabled_account_returns_the_console_to_login() {
     };
     let server = TestServer::start(ServerOptions::new());
     let base = server.base_url().to_owned();
-    create_staff(&server, "em", "mat-khau-quay-4", &[4]).await;
+    server.create_staff("em", "mat-khau-quay-4", &[4]).await;
     browser
         .login(&base, "/counter", "em", "mat-khau-quay-4")
         .await;

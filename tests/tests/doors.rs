@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use luot_shared::protocol::{LoginResponse, Role};
-use luot_tests::{ADMIN, Api, ServerOptions, TIMEOUT, TestServer, poll_until};
+use luot_shared::protocol::Role;
+use luot_tests::{ADMIN, ServerOptions, TIMEOUT, TestServer, poll_until};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -73,43 +73,6 @@ fn client_from(from: IpAddr) -> reqwest::Client {
         .local_address(from)
         .build()
         .expect("cannot build an HTTP client")
-}
-
-async fn create_staff(server: &TestServer, name: &str, password: &str, counters: &[u32]) {
-    server
-        .api_as(ADMIN)
-        .post(
-            "/api/v1/admin/users",
-            &json!({ "username": name, "password": password, "role": "staff", "counters": counters }),
-        )
-        .await
-        .expect_status(201);
-}
-
-/// A browser session: its cookie (`name=value`) and an API client that sends it with the
-/// CSRF header.
-struct Session {
-    cookie: String,
-    api: Api,
-}
-
-async fn login(server: &TestServer, username: &str, password: &str) -> Session {
-    let reply = server
-        .api(None)
-        .post(
-            "/api/v1/login",
-            &json!({ "username": username, "password": password }),
-        )
-        .await
-        .expect_status(200);
-    let body: LoginResponse = reply.json();
-    let set_cookie = reply.set_cookie.clone().expect("login sets a cookie");
-    let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
-    let api = server
-        .api(None)
-        .with_header("Cookie", &cookie)
-        .with_header("X-CSRF-Token", &body.csrf);
-    Session { cookie, api }
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
@@ -186,6 +149,20 @@ fn refused_status(result: Result<Socket, WsError>) -> u16 {
         Err(e) => panic!("handshake failed without an HTTP status: {e}"),
         Ok(_) => panic!("the handshake was accepted"),
     }
+}
+
+/// Creates a token through the admin API; returns the token and its id.
+async fn new_token(admin: &luot_tests::Api, role: &str, label: &str) -> (String, String) {
+    let created: serde_json::Value = admin
+        .post(
+            "/api/v1/admin/tokens",
+            &json!({ "role": role, "label": label }),
+        )
+        .await
+        .expect_status(201)
+        .json();
+    let field = |name: &str| created[name].as_str().expect("token fields").to_owned();
+    (field("token"), field("id"))
 }
 
 /// A value (kB) from the server's `/proc/PID/status`.
@@ -307,7 +284,7 @@ async fn stalled_bodies_do_not_stop_the_center() {
 #[tokio::test]
 async fn parallel_guesses_are_counted_before_they_are_checked() {
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "thu", "mat-khau-dung", &[1]).await;
+    server.create_staff("thu", "mat-khau-dung", &[1]).await;
     let url = format!("{}/api/v1/login", server.base_url());
     let attacker = client_from(Ipv4Addr::new(127, 0, 0, 1).into());
     let mut guesses = JoinSet::new();
@@ -411,8 +388,8 @@ async fn a_login_flood_keeps_memory_flat() {
 #[tokio::test]
 async fn a_reset_password_ends_the_sessions() {
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "lan", "mat-khau-cu", &[1]).await;
-    let session = login(&server, "lan", "mat-khau-cu").await;
+    server.create_staff("lan", "mat-khau-cu", &[1]).await;
+    let session = server.login("lan", "mat-khau-cu").await;
     session.api.get("/api/v1/me").await.expect_status(200);
     server
         .api_as(ADMIN)
@@ -432,7 +409,7 @@ async fn a_reset_password_ends_the_sessions() {
         .post_empty("/api/v1/counters/1/open")
         .await
         .expect_error(401);
-    login(&server, "lan", "mat-khau-moi").await;
+    server.login("lan", "mat-khau-moi").await;
 }
 
 /// Revoking a token closes the WebSockets opened with it within a second, with close code
@@ -441,16 +418,7 @@ async fn a_reset_password_ends_the_sessions() {
 async fn a_revoked_token_closes_its_websocket() {
     let server = TestServer::start(ServerOptions::new());
     let admin = server.api_as(ADMIN);
-    let created: serde_json::Value = admin
-        .post(
-            "/api/v1/admin/tokens",
-            &json!({ "role": "display", "label": "tv sảnh" }),
-        )
-        .await
-        .expect_status(201)
-        .json();
-    let token = created["token"].as_str().expect("token").to_owned();
-    let id = created["id"].as_str().expect("id").to_owned();
+    let (token, id) = new_token(&admin, "display", "tv sảnh").await;
     let mut socket = ws_with_token(&server, &token).await.expect("connects");
     first_text(&mut socket).await;
     let revoked_at = Instant::now();
@@ -476,9 +444,9 @@ async fn a_revoked_token_closes_its_websocket() {
 async fn disable_and_logout_close_session_websockets() {
     let server = TestServer::start(ServerOptions::new());
     let origin = server.base_url().to_owned();
-    create_staff(&server, "binh", "mat-khau-b", &[1]).await;
+    server.create_staff("binh", "mat-khau-b", &[1]).await;
 
-    let session = login(&server, "binh", "mat-khau-b").await;
+    let session = server.login("binh", "mat-khau-b").await;
     let mut socket = ws_with_cookie(&server, &session.cookie, Some(&origin))
         .await
         .expect("connects");
@@ -497,8 +465,8 @@ async fn disable_and_logout_close_session_websockets() {
     assert_eq!(code, CLOSE_REVOKED);
     assert!(at.duration_since(disabled_at) < REVOKE_LIMIT);
 
-    create_staff(&server, "chi", "mat-khau-c", &[2]).await;
-    let session = login(&server, "chi", "mat-khau-c").await;
+    server.create_staff("chi", "mat-khau-c", &[2]).await;
+    let session = server.login("chi", "mat-khau-c").await;
     let mut socket = ws_with_cookie(&server, &session.cookie, Some(&origin))
         .await
         .expect("connects");
@@ -519,8 +487,8 @@ async fn disable_and_logout_close_session_websockets() {
 #[tokio::test]
 async fn cookie_websockets_check_the_origin() {
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "dung", "mat-khau-d", &[1]).await;
-    let session = login(&server, "dung", "mat-khau-d").await;
+    server.create_staff("dung", "mat-khau-d", &[1]).await;
+    let session = server.login("dung", "mat-khau-d").await;
     for origin in [Some("http://evil.example"), Some("null"), None] {
         let result = ws_with_cookie(&server, &session.cookie, origin).await;
         assert_eq!(refused_status(result), 403, "origin {origin:?}");
@@ -700,16 +668,7 @@ async fn finish_request(mut stream: TcpStream, body: &[u8]) -> String {
 async fn a_revoke_while_a_body_arrives_stops_the_request() {
     let server = TestServer::start(ServerOptions::new());
     let admin = server.api_as(ADMIN);
-    let created: serde_json::Value = admin
-        .post(
-            "/api/v1/admin/tokens",
-            &json!({ "role": "admin", "label": "stolen" }),
-        )
-        .await
-        .expect_status(201)
-        .json();
-    let stolen = created["token"].as_str().expect("token").to_owned();
-    let id = created["id"].as_str().expect("id").to_owned();
+    let (stolen, id) = new_token(&admin, "admin", "stolen").await;
     let body = br#"{"role":"admin","label":"minted"}"#;
     let pending = start_request(
         &server,
@@ -739,8 +698,8 @@ async fn a_revoke_while_a_body_arrives_stops_the_request() {
         "a token was minted: {tokens:?}"
     );
 
-    create_staff(&server, "gia", "mat-khau-g", &[1]).await;
-    let session = login(&server, "gia", "mat-khau-g").await;
+    server.create_staff("gia", "mat-khau-g", &[1]).await;
+    let session = server.login("gia", "mat-khau-g").await;
     let csrf: serde_json::Value = session
         .api
         .get("/api/v1/me")
@@ -780,7 +739,7 @@ async fn a_revoke_while_a_body_arrives_stops_the_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_session_survives_a_reset_it_raced() {
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "hoa", "mat-khau-cu", &[1]).await;
+    server.create_staff("hoa", "mat-khau-cu", &[1]).await;
     let url = format!("{}/api/v1/login", server.base_url());
     let mut logins = JoinSet::new();
     for i in 0..8u8 {
@@ -834,7 +793,7 @@ async fn no_session_survives_a_reset_it_raced() {
         "{} sessions made with the old password, none still working",
         cookies.len()
     );
-    login(&server, "hoa", "mat-khau-moi").await;
+    server.login("hoa", "mat-khau-moi").await;
 }
 
 /// One address holding 300 stalled login bodies does not stop logins and pages from
@@ -845,7 +804,7 @@ async fn one_address_cannot_block_logins() {
         return;
     }
     let server = TestServer::start(ServerOptions::new());
-    create_staff(&server, "khanh", "mat-khau-k", &[1]).await;
+    server.create_staff("khanh", "mat-khau-k", &[1]).await;
     let target = socket_addr(&server);
     let mut held = Vec::new();
     for _ in 0..300 {
