@@ -135,6 +135,9 @@ fn run() -> anyhow::Result<()> {
         say(&format!("Lượt is serving http://{addr}"));
         say(&format!("  counter console  http://{addr}/counter"));
         say(&format!("  admin            http://{addr}/admin"));
+        say(&format!(
+            "  lobby screen     http://{addr}/display?token=<a display token from /admin>"
+        ));
         say(&format!("  state            http://{addr}/api/v1/state"));
         say(&format!("  events           ws://{addr}/ws"));
         say(&format!("  metrics          http://{addr}/metrics"));
