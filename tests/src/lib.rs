@@ -249,28 +249,7 @@ impl TestServer {
             self.child.is_none(),
             "`token create` needs a stopped server; use create_token while it runs"
         );
-        let mut cmd = Command::new(server_binary());
-        cmd.arg("--data").arg(self.data_dir()).args([
-            "token",
-            "create",
-            "--role",
-            role.as_str(),
-            "--label",
-            label,
-        ]);
-        if let Some(counter) = counter {
-            cmd.args(["--counter", &counter.to_string()]);
-        }
-        let output = cmd.output().expect("cannot run luot-server token create");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "token create failed ({}):\n{stdout}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let token = stdout.lines().last().unwrap_or_default().trim().to_owned();
-        assert!(!token.is_empty(), "token create printed nothing");
+        let token = token_cli(&self.data_dir(), label, role, counter);
         self.tokens.insert(label.to_owned(), token.clone());
         token
     }
@@ -564,6 +543,61 @@ impl Reply {
     }
 }
 
+/// Creates a token with `luot-server --data DIR token create` (a stopped server's data
+/// directory) and returns it.
+///
+/// # Panics
+///
+/// When the command fails or prints no token.
+pub fn token_cli(
+    data_dir: &std::path::Path,
+    label: &str,
+    role: Role,
+    counter: Option<CounterId>,
+) -> String {
+    let mut cmd = Command::new(server_binary());
+    cmd.arg("--data").arg(data_dir).args([
+        "token",
+        "create",
+        "--role",
+        role.as_str(),
+        "--label",
+        label,
+    ]);
+    if let Some(counter) = counter {
+        cmd.args(["--counter", &counter.to_string()]);
+    }
+    let output = cmd.output().expect("cannot run luot-server token create");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "token create failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let token = stdout.lines().last().unwrap_or_default().trim().to_owned();
+    assert!(!token.is_empty(), "token create printed nothing");
+    token
+}
+
+/// Copies a directory tree (a data directory, to damage or restore a copy).
+///
+/// # Panics
+///
+/// When a file cannot be read or written.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
 /// An HTTP client for one server and one set of credentials.
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -668,6 +702,13 @@ impl Api {
     pub async fn put(&self, path: &str, body: &impl Serialize) -> Reply {
         let bytes = serde_json::to_vec(body).expect("body serializes");
         self.send(Method::PUT, path, Some(("application/json", bytes)))
+            .await
+    }
+
+    /// `PATCH` with a JSON body.
+    pub async fn patch(&self, path: &str, body: &impl Serialize) -> Reply {
+        let bytes = serde_json::to_vec(body).expect("body serializes");
+        self.send(Method::PATCH, path, Some(("application/json", bytes)))
             .await
     }
 

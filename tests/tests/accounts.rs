@@ -52,11 +52,7 @@ async fn disable_reset_and_change_password() {
     chi.api.open_counter(1).await;
 
     admin
-        .send(
-            reqwest::Method::PATCH,
-            "/api/v1/admin/users/chi",
-            Some(("application/json", br#"{"disabled":true}"#.to_vec())),
-        )
+        .patch("/api/v1/admin/users/chi", &json!({ "disabled": true }))
         .await
         .expect_status(200);
     chi.api.get("/api/v1/me").await.expect_error(401);
@@ -70,13 +66,9 @@ async fn disable_reset_and_change_password() {
         .expect_error(401);
 
     admin
-        .send(
-            reqwest::Method::PATCH,
+        .patch(
             "/api/v1/admin/users/chi",
-            Some((
-                "application/json",
-                br#"{"disabled":false,"password":"mat-khau-moi"}"#.to_vec(),
-            )),
+            &json!({ "disabled": false, "password": "mat-khau-moi" }),
         )
         .await
         .expect_status(200);

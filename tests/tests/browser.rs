@@ -311,10 +311,9 @@ async fn a_disabled_account_returns_the_console_to_login() {
         .await;
     server
         .api_as(ADMIN)
-        .send(
-            reqwest::Method::PATCH,
+        .patch(
             "/api/v1/admin/users/em",
-            Some(("application/json", br#"{"disabled":true}"#.to_vec())),
+            &serde_json::json!({ "disabled": true }),
         )
         .await
         .expect_status(200);

@@ -69,22 +69,7 @@ impl FakedServer {
     }
 
     fn create_token(&mut self, label: &str, role: Role, counter: Option<u32>) {
-        let mut cmd = Command::new(server_binary());
-        cmd.arg("--data").arg(self.data()).args([
-            "token",
-            "create",
-            "--role",
-            role.as_str(),
-            "--label",
-            label,
-        ]);
-        if let Some(c) = counter {
-            cmd.args(["--counter", &c.to_string()]);
-        }
-        let out = cmd.output().expect("run token create");
-        assert!(out.status.success(), "token create failed: {out:?}");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let token = stdout.lines().last().unwrap_or_default().trim().to_owned();
+        let token = luot_tests::token_cli(&self.data(), label, role, counter);
         self.tokens.push((label.to_owned(), token));
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use luot_shared::protocol::{Role, TicketView};
 use luot_shared::{Event, TicketId};
-use luot_tests::{ADMIN, Api, ServerOptions, TestServer, assert_gap_free, poll_until};
+use luot_tests::{ADMIN, Api, ServerOptions, TestServer, assert_gap_free, copy_dir, poll_until};
 
 /// Room on the tmpfs besides the data directory and the filler.
 const TMPFS_SIZE: &str = "48m";
@@ -26,19 +26,6 @@ struct Mount(PathBuf);
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
     }
 }
 

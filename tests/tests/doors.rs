@@ -393,13 +393,9 @@ async fn a_reset_password_ends_the_sessions() {
     session.api.get("/api/v1/me").await.expect_status(200);
     server
         .api_as(ADMIN)
-        .send(
-            reqwest::Method::PATCH,
+        .patch(
             "/api/v1/admin/users/lan",
-            Some((
-                "application/json",
-                br#"{"password":"mat-khau-moi"}"#.to_vec(),
-            )),
+            &json!({ "password": "mat-khau-moi" }),
         )
         .await
         .expect_status(200);
@@ -454,11 +450,7 @@ async fn disable_and_logout_close_session_websockets() {
     let disabled_at = Instant::now();
     server
         .api_as(ADMIN)
-        .send(
-            reqwest::Method::PATCH,
-            "/api/v1/admin/users/binh",
-            Some(("application/json", br#"{"disabled":true}"#.to_vec())),
-        )
+        .patch("/api/v1/admin/users/binh", &json!({ "disabled": true }))
         .await
         .expect_status(200);
     let (code, _, at) = close_of(&mut socket, Duration::from_secs(5)).await;
@@ -718,11 +710,7 @@ async fn a_revoke_while_a_body_arrives_stops_the_request() {
     )
     .await;
     admin
-        .send(
-            reqwest::Method::PATCH,
-            "/api/v1/admin/users/gia",
-            Some(("application/json", br#"{"disabled":true}"#.to_vec())),
-        )
+        .patch("/api/v1/admin/users/gia", &json!({ "disabled": true }))
         .await
         .expect_status(200);
     let status = finish_request(pending, body).await;
@@ -764,13 +752,9 @@ async fn no_session_survives_a_reset_it_raced() {
     }
     server
         .api_as(ADMIN)
-        .send(
-            reqwest::Method::PATCH,
+        .patch(
             "/api/v1/admin/users/hoa",
-            Some((
-                "application/json",
-                br#"{"password":"mat-khau-moi"}"#.to_vec(),
-            )),
+            &json!({ "password": "mat-khau-moi" }),
         )
         .await
         .expect_status(200);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use luot_server::store::Store;
 use luot_shared::protocol::Role;
-use luot_tests::{ADMIN, Api, ServerOptions, TestServer, server_binary};
+use luot_tests::{ADMIN, Api, ServerOptions, TestServer, copy_dir, server_binary};
 
 /// How long a server refusing to start may take to say so.
 const REFUSE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -336,17 +336,4 @@ async fn export_import_round_trip_is_exact() {
         ticket.number
     );
     assert!(api.seq().await > seq, "the log continues");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
