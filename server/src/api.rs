@@ -126,6 +126,7 @@ async fn rate(
         Command::Rate {
             ticket: id,
             score: req.score,
+            reason: req.reason,
             rater,
         },
     )

@@ -217,7 +217,21 @@ pub struct CenterSettings {
     /// it.
     #[serde(default = "default_rating_window")]
     pub rating_window_min: u32,
+    /// A short line printed at the foot of every ticket (a hotline, a website); none: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_footer: Option<String>,
+    /// Reasons the rating device offers after a rating of 1 or 2, at most
+    /// [`MAX_RATING_REASONS`]; empty: it asks none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rating_reasons: Vec<String>,
 }
+
+/// Most reasons a rating device offers.
+pub const MAX_RATING_REASONS: usize = 8;
+/// Longest rating reason.
+const MAX_REASON: usize = 80;
+/// Longest ticket footer.
+const MAX_FOOTER: usize = 160;
 
 fn default_rating_window() -> u32 {
     10
@@ -245,6 +259,8 @@ impl Default for CenterSettings {
             priority: PriorityPolicy::default(),
             ticker: None,
             rating_window_min: default_rating_window(),
+            ticket_footer: None,
+            rating_reasons: Vec::new(),
         }
     }
 }
@@ -385,6 +401,24 @@ impl CenterConfig {
         check_text("center.name", &c.name)?;
         if let Some(ticker) = &c.ticker {
             check_long_text("center.ticker", ticker, MAX_TICKER)?;
+        }
+        if let Some(footer) = &c.ticket_footer {
+            check_long_text("center.ticket_footer", footer, MAX_FOOTER)?;
+        }
+        if c.rating_reasons.len() > MAX_RATING_REASONS {
+            return Err(ConfigError::new(
+                "center.rating_reasons",
+                format!("at most {MAX_RATING_REASONS} reasons"),
+            ));
+        }
+        for (i, reason) in c.rating_reasons.iter().enumerate() {
+            check_long_text("center.rating_reasons", reason, MAX_REASON)?;
+            if c.rating_reasons[..i].contains(reason) {
+                return Err(ConfigError::new(
+                    "center.rating_reasons",
+                    format!("{reason:?} is listed twice"),
+                ));
+            }
         }
         self.time_zone()?;
         if let (Some(a), Some(b)) = (c.open, c.issue_until)

@@ -129,6 +129,9 @@ pub enum Event {
         /// Whether an admin entered or corrected it rather than the citizen on the device.
         #[serde(default, skip_serializing_if = "is_false")]
         correction: bool,
+        /// The reason the citizen chose for a low rating (1 or 2), from the center's list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A counter opened (or changed hands).
     CounterOpened {
@@ -323,6 +326,12 @@ pub struct StateView {
     /// The line the admin set for lobby screens to scroll, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticker: Option<String>,
+    /// The short line the admin set for the foot of printed tickets, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_footer: Option<String>,
+    /// Reasons a rating device offers after a rating of 1 or 2 (none: it asks none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rating_reasons: Vec<String>,
     /// The latest steps of the server's wall clock, newest first (for the admin dashboard).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clock_steps: Vec<ClockStep>,
@@ -450,6 +459,9 @@ pub struct TransferRequest {
 pub struct RatingRequest {
     /// 1..=5.
     pub score: u8,
+    /// For a score of 1 or 2, one of the center's `rating_reasons`, optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `POST /api/v1/login`.

@@ -101,6 +101,7 @@ impl Desk {
         self.run(Command::Rate {
             ticket,
             score: 4,
+            reason: None,
             rater,
         })
     }

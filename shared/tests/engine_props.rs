@@ -287,6 +287,7 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Option<Command> {
             Command::Rate {
                 ticket,
                 score: *score,
+                reason: None,
                 rater: Rater::Device {
                     name: format!("rating-{counter:?}"),
                     counter,

@@ -126,6 +126,7 @@ impl History {
                 Command::Rate {
                     ticket: ticket.id,
                     score,
+                    reason: None,
                     rater: Rater::Device {
                         name: "rating".into(),
                         counter: Some(counter),

@@ -133,6 +133,8 @@ pub enum Command {
         ticket: TicketId,
         /// 1..=5.
         score: u8,
+        /// For a score of 1 or 2, one of the center's rating reasons.
+        reason: Option<String>,
         /// Who rates.
         rater: Rater,
     },
@@ -846,8 +848,9 @@ impl Engine {
             Command::Rate {
                 ticket,
                 score,
+                reason,
                 rater,
-            } => self.rate(ticket, score, rater, now, out),
+            } => self.rate(ticket, score, reason, rater, now, out),
             Command::Open { counter, staff } => {
                 let state = self.counter_state(counter)?;
                 if !state.open || state.staff.as_deref() != Some(staff.as_str()) {
@@ -878,6 +881,7 @@ impl Engine {
         &mut self,
         ticket: TicketId,
         score: u8,
+        reason: Option<String>,
         rater: Rater,
         now: Timestamp,
         out: &mut Vec<Recorded>,
@@ -886,6 +890,18 @@ impl Engine {
             return Err(DomainError::Invalid(format!(
                 "score must be 1 to 5, not {score}"
             )));
+        }
+        if let Some(reason) = &reason {
+            if score > 2 {
+                return Err(DomainError::Invalid(
+                    "a reason goes only with a rating of 1 or 2".into(),
+                ));
+            }
+            if !self.config.center.rating_reasons.contains(reason) {
+                return Err(DomainError::Invalid(format!(
+                    "{reason:?} is not one of the center's rating reasons"
+                )));
+            }
         }
         let (by, device_counter) = match rater {
             Rater::Staff { .. } => return Err(DomainError::StaffCannotRate),
@@ -944,6 +960,7 @@ impl Engine {
                 score,
                 by: Some(by),
                 correction: device_counter.is_none(),
+                reason,
             },
         );
         Ok(self.ticket_reply(ticket, now))

@@ -288,6 +288,7 @@ fn full_visit_records_each_step_in_seq_order() {
     desk.ok(Command::Rate {
         ticket: t.id,
         score: 5,
+        reason: None,
         rater: device(1),
     });
 
@@ -893,11 +894,46 @@ fn rating_is_tied_to_counter_and_staff() {
     let (_, events) = desk.ok(Command::Rate {
         ticket: t.id,
         score: 4,
+        reason: None,
         rater: device(3),
     });
     assert!(
         matches!(&events[..], [r] if matches!(&r.event, Event::TicketRated { counter: 3, staff, score: 4, .. } if staff == "nv3"))
     );
+}
+
+/// A low rating may carry one of the center's reasons, recorded with it; a reason not on the
+/// list, or with a good rating, is refused and records nothing.
+#[test]
+fn rating_reasons_come_from_the_center_list() {
+    let mut desk = Desk::new();
+    let mut config = CenterConfig::default();
+    config.center.rating_reasons = vec!["Chờ quá lâu".into(), "Thái độ phục vụ".into()];
+    desk.ok(configure(config));
+    desk.ok(open(1));
+    let rated = desk.issue("tnmt");
+    let good = desk.issue("tnmt");
+    desk.call(1);
+    desk.ok(finish(1));
+    let rate = |ticket, score, reason: &str| Command::Rate {
+        ticket,
+        score,
+        reason: Some(reason.to_owned()),
+        rater: device(1),
+    };
+    assert!(matches!(
+        desk.refuse(rate(rated.id, 2, "Không có trong danh sách")),
+        DomainError::Invalid(_)
+    ));
+    let (_, events) = desk.ok(rate(rated.id, 2, "Chờ quá lâu"));
+    assert!(matches!(&events[..], [r] if matches!(&r.event,
+        Event::TicketRated { score: 2, reason: Some(reason), .. } if reason == "Chờ quá lâu")));
+    desk.call(1);
+    desk.ok(finish(1));
+    assert!(matches!(
+        desk.refuse(rate(good.id, 4, "Chờ quá lâu")),
+        DomainError::Invalid(_)
+    ));
 }
 
 /// Scores outside 1..=5 are invalid.
@@ -913,6 +949,7 @@ fn rating_out_of_range_is_invalid() {
             desk.refuse(Command::Rate {
                 ticket: t.id,
                 score,
+                reason: None,
                 rater: device(1),
             }),
             DomainError::Invalid(_)
@@ -931,12 +968,14 @@ fn rating_twice_is_refused() {
     desk.ok(Command::Rate {
         ticket: t.id,
         score: 5,
+        reason: None,
         rater: device(1),
     });
     assert!(matches!(
         desk.refuse(Command::Rate {
             ticket: t.id,
             score: 1,
+            reason: None,
             rater: device(1),
         }),
         DomainError::AlreadyRated(_)
@@ -953,6 +992,7 @@ fn rating_before_finish_is_refused() {
     let rate = |ticket| Command::Rate {
         ticket,
         score: 5,
+        reason: None,
         rater: device(1),
     };
     assert!(matches!(desk.refuse(rate(t.id)), DomainError::Conflict(_)));
@@ -1123,6 +1163,12 @@ fn invalid_configuration_is_refused_and_changes_nothing() {
     override_counter.counters[0].name = "Quầy \u{202E}1".into();
     let mut long_ticker = CenterConfig::default();
     long_ticker.center.ticker = Some("x".repeat(301));
+    let mut long_footer = CenterConfig::default();
+    long_footer.center.ticket_footer = Some("x".repeat(161));
+    let mut twice_reason = CenterConfig::default();
+    twice_reason.center.rating_reasons = vec!["Chờ lâu".into(), "Chờ lâu".into()];
+    let mut many_reasons = CenterConfig::default();
+    many_reasons.center.rating_reasons = (0..9).map(|i| format!("Lý do {i}")).collect();
 
     for (config, field) in [
         (duplicate_prefix, "services[1].prefix"),
@@ -1133,6 +1179,9 @@ fn invalid_configuration_is_refused_and_changes_nothing() {
         (bidi_service, "services[2].name"),
         (override_counter, "counters[0].name"),
         (long_ticker, "center.ticker"),
+        (long_footer, "center.ticket_footer"),
+        (twice_reason, "center.rating_reasons"),
+        (many_reasons, "center.rating_reasons"),
     ] {
         match desk.refuse(configure(config)) {
             DomainError::Config(e) => assert_eq!(e.field, field),
@@ -1211,6 +1260,7 @@ fn refused_commands_change_nothing() {
         Command::Rate {
             ticket: waiting.id,
             score: 3,
+            reason: None,
             rater: device(1),
         },
         Command::Cancel {

@@ -266,6 +266,8 @@ impl Engine {
             counters,
             recent_calls: self.recent_calls.iter().cloned().collect(),
             ticker: self.config.center.ticker.clone(),
+            ticket_footer: self.config.center.ticket_footer.clone(),
+            rating_reasons: self.config.center.rating_reasons.clone(),
             clock_steps: self.clock_steps.iter().cloned().collect(),
         }
     }

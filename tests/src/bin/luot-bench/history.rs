@@ -124,6 +124,7 @@ pub(crate) fn generate(dir: &Path, days: usize) -> usize {
                     Command::Rate {
                         ticket: ticket.id,
                         score,
+                        reason: None,
                         rater: Rater::Device {
                             name: "rating".into(),
                             counter: Some(counter),
