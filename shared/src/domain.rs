@@ -633,7 +633,7 @@ pub struct Ticket {
     /// While waiting: only this counter may call it (after a transfer to a counter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_counter: Option<CounterId>,
-    /// First call.
+    /// First call of its current wait (a transfer starts a new wait).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_called_at: Option<Timestamp>,
     /// Latest call (a recall or a call after transfer moves it).
@@ -654,6 +654,16 @@ pub struct Ticket {
     /// Rating 1..=5, once given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rating: Option<u8>,
+    /// The wait estimated when it was issued (the one printed on it), in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_wait_s: Option<u64>,
+    /// When its current wait began, if a transfer began it (else at issue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<Timestamp>,
+    /// Its waits in the services it was transferred from, oldest first (see
+    /// [`crate::lifecycle`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_waits: Vec<crate::lifecycle::Wait>,
     /// Idempotency key of the issuing request, scoped to the credential that sent it. Kept in
     /// the log so a replay rebuilds idempotency; never sent to subscribers (see
     /// [`crate::protocol::ServerMessage`]).

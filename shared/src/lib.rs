@@ -6,12 +6,15 @@
 //! - [`domain`]: service fields, counters, priority, tickets, the center file
 //! - [`protocol`]: events, API requests and views, WebSocket messages (wire protocol v1)
 //! - [`engine`]: the sans-I/O state machine: commands and time in, events out
+//! - [`lifecycle`]: the one rule of a ticket's life and the figures it yields, for the engine
+//!   and the reports alike
 //! - [`follow`]: following the event stream without a socket: seq, gaps, the lobby screen's
 //!   view and what to announce
 
 pub mod domain;
 pub mod engine;
 pub mod follow;
+pub mod lifecycle;
 pub mod protocol;
 
 pub use domain::{CenterConfig, CounterId, Priority, ServiceId, Ticket, TicketId, TicketStatus};

@@ -6,6 +6,7 @@ use super::{Command, DomainError, Engine, Rater, Reply, request_key, status_word
 use crate::domain::{
     CenterConfig, CounterId, Priority, ServiceId, Ticket, TicketId, TicketRef, TicketStatus,
 };
+use crate::lifecycle;
 use crate::protocol::{Event, Recorded};
 
 impl Engine {
@@ -33,7 +34,7 @@ impl Engine {
             let expired = self
                 .tickets
                 .values()
-                .filter(|t| !matches!(t.status, TicketStatus::Done | TicketStatus::Cancelled))
+                .filter(|t| lifecycle::expires_at_close(t.status))
                 .map(TicketRef::from)
                 .collect();
             self.record(out, now, Event::DayClosed { day: live, expired });
@@ -475,7 +476,7 @@ impl Engine {
         if n > 999 {
             return Err(DomainError::NumbersExhausted(service));
         }
-        let ticket = Ticket {
+        let mut ticket = Ticket {
             id: self.next_ticket_id,
             number: format!("{}{n:03}", field.prefix),
             service,
@@ -493,7 +494,13 @@ impl Engine {
             recalls: 0,
             rating: None,
             request_id,
+            estimated_wait_s: None,
+            waiting_since: None,
+            earlier_waits: Vec::new(),
         };
+        // The estimate the citizen is given (and reports later hold against the real wait).
+        let ahead = self.ahead_of(&ticket, now);
+        ticket.estimated_wait_s = Some(self.estimate_s(&ticket.service, ahead, false));
         let id = ticket.id;
         self.record(out, now, Event::TicketIssued { ticket, by });
         Ok(Reply::Ticket {

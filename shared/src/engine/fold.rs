@@ -3,19 +3,21 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{
-    CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RECENT_CALLS, SERVICE_SAMPLES, prefix_len,
-    ticket_of,
-};
-use crate::domain::{CounterId, TicketId, TicketStatus};
+use super::{CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RECENT_CALLS, SERVICE_SAMPLES, prefix_len};
+use crate::domain::{CounterId, TicketId};
+use crate::lifecycle;
 use crate::protocol::{ClockStep, Event, RecentCall};
 
 impl Engine {
     pub(super) fn fold(&mut self, event: &Event, at: Timestamp) {
         self.last_at = Some(at);
-        let touched = ticket_of(event).filter(|id| self.tickets.contains_key(id));
-        if let Some(t) = touched.and_then(|id| self.tickets.get(&id)) {
+        let touched = lifecycle::ticket_of(event).filter(|id| self.tickets.contains_key(id));
+        // The counter holding the ticket before the event.
+        let mut holder = None;
+        if let Some(t) = touched.and_then(|id| self.tickets.get_mut(&id)) {
             self.queues.remove(t);
+            holder = t.counter.filter(|_| t.status.at_counter());
+            lifecycle::advance(t, event, at);
         }
         let opens_day = self.day.is_none()
             && !matches!(event, Event::DayClosed { .. } | Event::ClockStepped { .. });
@@ -51,24 +53,10 @@ impl Engine {
             Event::TicketCalled {
                 ticket,
                 counter,
-                staff,
                 recall,
                 as_priority,
+                ..
             } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.status = TicketStatus::Called;
-                    t.counter = Some(*counter);
-                    t.for_counter = None;
-                    t.called_at = Some(at);
-                    t.first_called_at.get_or_insert(at);
-                    t.staff = Some(staff.clone());
-                    if *recall {
-                        t.recalls += 1;
-                    } else {
-                        t.recalls = 0;
-                        t.started_at = None;
-                    }
-                }
                 let c = self.counters.entry(*counter).or_default();
                 c.current = Some(ticket.id);
                 if !recall {
@@ -87,30 +75,16 @@ impl Engine {
                 });
                 self.recent_calls.truncate(RECENT_CALLS);
             }
-            Event::TicketServing { ticket, .. } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.status = TicketStatus::Serving;
-                    t.started_at = Some(at);
-                }
-            }
             Event::TicketFinished {
-                ticket,
-                counter,
-                staff,
+                ticket, counter, ..
             } => {
-                let mut served_secs = 0;
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.status = TicketStatus::Done;
-                    t.finished_at = Some(at);
-                    t.staff = Some(staff.clone());
-                    if let Some(from) = t.started_at.or(t.called_at) {
-                        let secs = at.duration_since(from).as_secs().max(0) as u64;
-                        served_secs = secs;
-                        let samples = self.service_times.entry(t.service.clone()).or_default();
-                        samples.push_back(secs);
-                        while samples.len() > SERVICE_SAMPLES {
-                            samples.pop_front();
-                        }
+                let t = self.tickets.get(&ticket.id);
+                let served = t.and_then(lifecycle::service_secs);
+                if let (Some(t), Some(secs)) = (t, served) {
+                    let samples = self.service_times.entry(t.service.clone()).or_default();
+                    samples.push_back(secs);
+                    while samples.len() > SERVICE_SAMPLES {
+                        samples.pop_front();
                     }
                 }
                 let c = self.counters.entry(*counter).or_default();
@@ -119,62 +93,34 @@ impl Engine {
                 }
                 c.last_finished = Some(ticket.id);
                 c.served_today += 1;
-                c.service_secs_today += served_secs;
+                c.service_secs_today += served.unwrap_or(0);
             }
             Event::TicketNoShow {
                 ticket, counter, ..
             } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.status = TicketStatus::NoShow;
-                }
                 self.release(*counter, ticket.id);
                 if let Some(c) = self.counters.get_mut(counter) {
                     c.no_shows_today += 1;
                 }
             }
-            Event::TicketReinstated { ticket, .. } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.status = TicketStatus::Waiting;
-                    t.counter = None;
-                    t.for_counter = None;
-                    t.started_at = None;
-                }
-            }
             Event::TicketTransferred {
                 ticket,
                 from_counter,
-                service,
-                counter,
                 ..
             } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.status = TicketStatus::Waiting;
-                    t.service = service.clone();
-                    t.counter = *counter;
-                    t.for_counter = *counter;
-                    t.started_at = None;
-                    t.recalls = 0;
-                }
                 if let Some(from) = from_counter {
                     self.release(*from, ticket.id);
                 }
             }
             Event::TicketCancelled { ticket, .. } => {
                 // A configuration change may cancel a ticket a counter still holds.
-                let holder = self.tickets.get_mut(&ticket.id).and_then(|t| {
-                    let holder = t.counter.filter(|_| t.status.at_counter());
-                    t.status = TicketStatus::Cancelled;
-                    holder
-                });
                 if let Some(c) = holder {
                     self.release(c, ticket.id);
                 }
             }
-            Event::TicketRated { ticket, score, .. } => {
-                if let Some(t) = self.tickets.get_mut(&ticket.id) {
-                    t.rating = Some(*score);
-                }
-            }
+            Event::TicketServing { .. }
+            | Event::TicketReinstated { .. }
+            | Event::TicketRated { .. } => {}
             Event::CounterOpened { counter, staff } => {
                 let c = self.counters.entry(*counter).or_default();
                 c.open = true;

@@ -374,26 +374,6 @@ static DEFAULT_COUNTER: CounterState = CounterState {
     no_shows_today: 0,
 };
 
-/// The ticket an event changes, if any.
-fn ticket_of(event: &Event) -> Option<TicketId> {
-    match event {
-        Event::TicketIssued { ticket, .. } => Some(ticket.id),
-        Event::TicketCalled { ticket, .. }
-        | Event::TicketServing { ticket, .. }
-        | Event::TicketFinished { ticket, .. }
-        | Event::TicketNoShow { ticket, .. }
-        | Event::TicketReinstated { ticket, .. }
-        | Event::TicketTransferred { ticket, .. }
-        | Event::TicketCancelled { ticket, .. }
-        | Event::TicketRated { ticket, .. } => Some(ticket.id),
-        Event::CenterConfigured { .. }
-        | Event::CounterOpened { .. }
-        | Event::CounterClosed { .. }
-        | Event::DayClosed { .. }
-        | Event::ClockStepped { .. } => None,
-    }
-}
-
 /// The stored idempotency key of a request: its `request_id` scoped to the credential.
 fn request_key(
     credential: &str,

@@ -459,6 +459,29 @@ fn numbers_run_out_at_999() {
     );
 }
 
+/// The day's close expires the tickets still open and leaves a no-show a no-show (the one
+/// lifecycle rule the reports follow too); every ticket carries the estimate it was given.
+#[test]
+fn the_close_leaves_no_shows_alone() {
+    let mut desk = Desk::new();
+    desk.set(MONDAY, 16, 0);
+    desk.ok(open(1));
+    desk.issue("tnmt");
+    let waiting = desk.issue("tnmt");
+    desk.call(1);
+    desk.ok(no_show(1));
+    assert!(desk.engine.tickets().all(|t| t.estimated_wait_s.is_some()));
+    desk.set(TUESDAY, 0, 5);
+    let out = desk.handle(issue("tnmt", None, None));
+    match &out.events[0].event {
+        Event::DayClosed { expired, .. } => {
+            let ids: Vec<TicketId> = expired.iter().map(|t| t.id).collect();
+            assert_eq!(ids, [waiting.id]);
+        }
+        other => panic!("expected day_closed, got {other:?}"),
+    }
+}
+
 /// Numbering restarts at local midnight, and tickets left waiting expire with the day.
 #[test]
 fn numbering_restarts_at_local_midnight() {

@@ -67,7 +67,7 @@ impl Engine {
 
     /// Estimated seconds until a ticket with `ahead` people before it is called: people ahead
     /// × recent mean service time ÷ open counters serving the service (at least one).
-    fn estimate_s(&self, service: &str, ahead: u32, named_counter: bool) -> u64 {
+    pub(super) fn estimate_s(&self, service: &str, ahead: u32, named_counter: bool) -> u64 {
         let counters = if named_counter {
             1
         } else {
