@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use luot_shared::{CenterConfig, Event, Recorded, TicketId};
+use luot_shared::lifecycle::{self, Fate, Figures, Wait};
+use luot_shared::{CenterConfig, Event, Recorded, Ticket, TicketId};
 use serde::{Deserialize, Serialize};
 
 use super::Row;
@@ -33,7 +33,14 @@ pub struct DayRollup {
     /// closed day for a while; its later tickets belong to it too.)
     #[serde(default)]
     pub settled: bool,
+    /// The [`RULE`] it was computed by; one made by another is computed again.
+    #[serde(default)]
+    pub rule: u32,
 }
+
+/// Version of the figures' rule ([`luot_shared::lifecycle`]) stored roll-ups were made by:
+/// 2 counts a transfer as the start of a new wait in the new service.
+const RULE: u32 = 2;
 
 /// Days past a business day's date after which no event can concern its tickets: a clock
 /// stepped back by less than a day may reopen it that long after its date.
@@ -65,7 +72,7 @@ fn stored_or_computed(
 ) -> Result<DayRollup, StoreError> {
     if let Some(bytes) = store.rollup_get(day)? {
         match serde_json::from_slice::<DayRollup>(&bytes) {
-            Ok(r) if r.settled => return Ok(r),
+            Ok(r) if r.settled && r.rule == RULE => return Ok(r),
             Ok(_) => {}
             Err(e) => tracing::warn!(%day, error = %e, "unreadable roll-up; recomputing"),
         }
@@ -87,14 +94,17 @@ fn compute(
     tz: &TimeZone,
     day: Date,
 ) -> Result<DayRollup, StoreError> {
-    let mut rollup = DayRollup::default();
+    let mut rollup = DayRollup {
+        rule: RULE,
+        ..DayRollup::default()
+    };
     let Some(start) = store.first_seq_of(day)? else {
         return Ok(rollup);
     };
     let settle = day
         .checked_add(jiff::Span::new().days(SETTLE_DAYS))
         .unwrap_or(Date::MAX);
-    let mut tickets: HashMap<TicketId, Facts> = HashMap::new();
+    let mut tickets: HashMap<TicketId, Ticket> = HashMap::new();
     for rec in store.events_from(start) {
         let rec = rec?;
         let date = rec.at.to_zoned(tz.clone()).date();
@@ -112,140 +122,61 @@ fn compute(
         }
         fold(&mut tickets, &rec);
     }
-    for facts in tickets.values() {
-        if facts.day != Some(day) {
+    let target = |service: &str| config.service(service).map_or(15, |s| s.target_wait_min);
+    for t in tickets.values() {
+        if t.day != day {
             continue;
         }
-        let target = config
-            .service(&facts.service)
-            .map_or(15, |s| s.target_wait_min);
-        let counter = facts
+        let f = lifecycle::figures(t);
+        let counter = t
             .counter
             .map_or_else(|| "-".to_owned(), |c| format!("{c:03}"));
-        let staff = facts.staff.clone().unwrap_or_else(|| "-".to_owned());
-        let hour = facts.issued_at.map_or(0, |t| t.to_zoned(tz.clone()).hour());
-        rollup
-            .by_service
-            .entry(facts.service.clone())
-            .or_default()
-            .add(facts, target);
-        rollup
-            .by_counter
-            .entry(counter)
-            .or_default()
-            .add(facts, target);
-        rollup.by_staff.entry(staff).or_default().add(facts, target);
-        rollup
-            .by_hour
-            .entry(format!("{hour:02}"))
-            .or_default()
-            .add(facts, target);
-        rollup.total.add(facts, target);
+        let staff = t.staff.clone().unwrap_or_else(|| "-".to_owned());
+        let hour = format!("{:02}", t.issued_at.to_zoned(tz.clone()).hour());
+        // A ticket counts in the service it ended in; each of its waits in the service it
+        // was spent in.
+        let service = rollup.by_service.entry(f.service.clone()).or_default();
+        service.add_ticket(&f);
+        for wait in &f.waits {
+            rollup
+                .by_service
+                .entry(wait.service.clone())
+                .or_default()
+                .add_wait(wait, target(&wait.service));
+        }
+        for acc in [
+            rollup.by_counter.entry(counter).or_default(),
+            rollup.by_staff.entry(staff).or_default(),
+            rollup.by_hour.entry(hour).or_default(),
+            &mut rollup.total,
+        ] {
+            acc.add_ticket(&f);
+            for wait in &f.waits {
+                acc.add_wait(wait, target(&wait.service));
+            }
+        }
     }
     Ok(rollup)
 }
 
-/// What the log says about one ticket.
-#[derive(Debug, Default)]
-struct Facts {
-    issued_at: Option<Timestamp>,
-    day: Option<Date>,
-    service: String,
-    first_call: Option<Timestamp>,
-    start: Option<Timestamp>,
-    last_call: Option<Timestamp>,
-    finish: Option<Timestamp>,
-    counter: Option<u32>,
-    staff: Option<String>,
-    outcome: Outcome,
-    rating: Option<u8>,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    #[default]
-    Open,
-    Served,
-    NoShow,
-    Cancelled,
-    Expired,
-}
-
-fn fold(tickets: &mut HashMap<TicketId, Facts>, rec: &Recorded) {
-    let at = rec.at;
+/// Folds one event into the tickets it concerns, by the one lifecycle rule.
+fn fold(tickets: &mut HashMap<TicketId, Ticket>, rec: &Recorded) {
     match &rec.event {
         Event::TicketIssued { ticket, .. } => {
-            let f = tickets.entry(ticket.id).or_default();
-            f.issued_at = Some(ticket.issued_at);
-            f.day = Some(ticket.day);
-            f.service = ticket.service.clone();
-        }
-        Event::TicketCalled {
-            ticket,
-            counter,
-            staff,
-            ..
-        } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.first_call.get_or_insert(at);
-                f.last_call = Some(at);
-                f.counter = Some(*counter);
-                f.staff = Some(staff.clone());
-                f.outcome = Outcome::Open;
-            }
-        }
-        Event::TicketServing { ticket, .. } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.start = Some(at);
-            }
-        }
-        Event::TicketFinished { ticket, .. } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.finish = Some(at);
-                f.outcome = Outcome::Served;
-            }
-        }
-        Event::TicketNoShow { ticket, .. } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.outcome = Outcome::NoShow;
-            }
-        }
-        Event::TicketReinstated { ticket, .. } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.outcome = Outcome::Open;
-            }
-        }
-        Event::TicketTransferred {
-            ticket, service, ..
-        } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.service = service.clone();
-                f.start = None;
-            }
-        }
-        Event::TicketCancelled { ticket, .. } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.outcome = Outcome::Cancelled;
-            }
-        }
-        Event::TicketRated { ticket, score, .. } => {
-            if let Some(f) = tickets.get_mut(&ticket.id) {
-                f.rating = Some(*score);
-            }
+            tickets.insert(ticket.id, ticket.clone());
         }
         Event::DayClosed { expired, .. } => {
-            for t in expired {
-                if let Some(f) = tickets.get_mut(&t.id)
-                    && f.outcome != Outcome::NoShow
-                {
-                    f.outcome = Outcome::Expired;
+            for r in expired {
+                if let Some(t) = tickets.get_mut(&r.id) {
+                    lifecycle::advance(t, &rec.event, rec.at);
                 }
             }
         }
-        Event::CenterConfigured { .. }
-        | Event::CounterOpened { .. }
-        | Event::CounterClosed { .. }
-        | Event::ClockStepped { .. } => {}
+        event => {
+            if let Some(t) = lifecycle::ticket_of(event).and_then(|id| tickets.get_mut(&id)) {
+                lifecycle::advance(t, event, rec.at);
+            }
+        }
     }
 }
 
@@ -269,34 +200,20 @@ pub struct Acc {
     satisfied: u64,
 }
 
-fn secs(from: Timestamp, to: Timestamp) -> u64 {
-    u64::try_from(to.duration_since(from).as_secs()).unwrap_or(0)
-}
-
 impl Acc {
-    /// Adds one ticket.
-    fn add(&mut self, f: &Facts, target_min: u32) {
+    /// Adds one ticket's outcome, service time and rating (its waits go through
+    /// [`Acc::add_wait`], each to the row of the service it was spent in).
+    fn add_ticket(&mut self, f: &Figures) {
         self.issued += 1;
-        match f.outcome {
-            Outcome::Served => self.served += 1,
-            Outcome::NoShow => self.no_show += 1,
-            Outcome::Cancelled => self.cancelled += 1,
-            Outcome::Expired => self.expired += 1,
-            Outcome::Open => {}
+        match f.fate {
+            Fate::Served => self.served += 1,
+            Fate::NoShow => self.no_show += 1,
+            Fate::Cancelled => self.cancelled += 1,
+            Fate::Expired => self.expired += 1,
+            Fate::Open => {}
         }
-        if let (Some(issued), Some(call)) = (f.issued_at, f.first_call) {
-            let wait = secs(issued, call);
-            self.wait_sum += wait;
-            self.wait_n += 1;
-            self.wait_max = self.wait_max.max(wait);
-            if wait <= u64::from(target_min) * 60 {
-                self.within += 1;
-            }
-        }
-        if f.outcome == Outcome::Served
-            && let (Some(from), Some(finish)) = (f.start.or(f.last_call), f.finish)
-        {
-            self.service_sum += secs(from, finish);
+        if let Some(secs) = f.service_s {
+            self.service_sum += secs;
             self.service_n += 1;
         }
         if let Some(score) = f.rating {
@@ -304,6 +221,19 @@ impl Acc {
             self.rating_sum += u64::from(score);
             if score >= 4 {
                 self.satisfied += 1;
+            }
+        }
+    }
+
+    /// Adds one wait: counted when a call ended it, within target when it took at most
+    /// `target_min` minutes.
+    fn add_wait(&mut self, wait: &Wait, target_min: u32) {
+        if let Some(secs) = wait.secs() {
+            self.wait_sum += secs;
+            self.wait_n += 1;
+            self.wait_max = self.wait_max.max(secs);
+            if secs <= u64::from(target_min) * 60 {
+                self.within += 1;
             }
         }
     }

@@ -235,3 +235,114 @@ fn closed_days_roll_up_and_merge() {
         1
     ));
 }
+
+/// A transfer ends the wait in the first service and starts one in the second: each service's
+/// row holds the wait spent in it, and the ticket counts where it was served; a no-show left at
+/// the close stays a no-show.
+#[test]
+fn a_transfer_splits_the_wait_between_services() {
+    let mut h = History::new();
+    let monday = date(2026, 3, 2);
+    let issued = h.at(monday, 8, 0);
+    let min = |m: i64| issued + SignedDuration::from_mins(m);
+    let issue = Command::Issue {
+        service: "tnmt".into(),
+        priority: None,
+        request_id: None,
+        credential: "kiosk".into(),
+        by: "kiosk".into(),
+    };
+    h.run(issue.clone(), issued);
+    h.run(issue, min(1));
+    let tnmt_counter = |h: &History, service: &str| {
+        h.engine
+            .config()
+            .counters
+            .iter()
+            .find(|c| c.services.iter().any(|s| s == service))
+            .unwrap()
+            .id
+    };
+    let (a, b) = (tnmt_counter(&h, "tnmt"), tnmt_counter(&h, "tckh"));
+    let staff = || STAFF.to_owned();
+    h.run(
+        Command::Open {
+            counter: a,
+            staff: staff(),
+        },
+        min(10),
+    );
+    h.run(
+        Command::Open {
+            counter: b,
+            staff: "mai".into(),
+        },
+        min(10),
+    );
+    h.run(
+        Command::CallNext {
+            counter: a,
+            staff: staff(),
+        },
+        min(10),
+    );
+    h.run(
+        Command::Transfer {
+            counter: a,
+            to_service: Some("tckh".into()),
+            to_counter: None,
+            staff: staff(),
+        },
+        min(12),
+    );
+    h.run(
+        Command::CallNext {
+            counter: b,
+            staff: "mai".into(),
+        },
+        min(20),
+    );
+    h.run(
+        Command::Finish {
+            counter: b,
+            staff: "mai".into(),
+        },
+        min(30),
+    );
+    // The second ticket is called and does not come.
+    h.run(
+        Command::CallNext {
+            counter: a,
+            staff: staff(),
+        },
+        min(31),
+    );
+    h.run(
+        Command::NoShow {
+            counter: a,
+            staff: staff(),
+        },
+        min(35),
+    );
+    // Tuesday's first command closes Monday.
+    let tuesday = h.at(date(2026, 3, 3), 8, 0);
+    h.run(
+        Command::Open {
+            counter: a,
+            staff: staff(),
+        },
+        tuesday,
+    );
+
+    let config = h.engine.config().clone();
+    let report = build(&h.store, &config, &h.tz, monday, monday, GroupBy::Service).unwrap();
+    let row = |key: &str| report.rows.iter().find(|r| r.key == key).unwrap().clone();
+    let (tnmt, tckh) = (row("tnmt"), row("tckh"));
+    assert_eq!((tnmt.called, tnmt.max_wait_s), (2, 30 * 60));
+    assert_eq!(tnmt.avg_wait_s, (10 + 30) * 60 / 2);
+    assert_eq!((tckh.called, tckh.avg_wait_s), (1, 8 * 60));
+    assert_eq!((tckh.issued, tckh.served), (1, 1));
+    assert_eq!((tnmt.issued, tnmt.no_show, tnmt.expired), (1, 1, 0));
+    assert_eq!(tckh.avg_service_s, 10 * 60);
+    assert_eq!(report.total.called, 3);
+}

@@ -3,7 +3,9 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RECENT_CALLS, SERVICE_SAMPLES, prefix_len};
+use super::{
+    CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RECENT_CALLS, SERVICE_SAMPLES, prefix_len,
+};
 use crate::domain::{CounterId, TicketId};
 use crate::lifecycle;
 use crate::protocol::{ClockStep, Event, RecentCall};
