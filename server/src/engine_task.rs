@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use luot_shared::engine::Reply;
 use luot_shared::protocol::{ServerMessage, TicketView};
 use luot_shared::{CenterConfig, Command, DomainError, Engine, Recorded, StateView, TicketId};
@@ -161,12 +162,18 @@ impl EngineThread {
     }
 }
 
-/// Starts the engine thread over a loaded engine; it dates events by `clock`.
+/// Where the engine thread sends the business days that closed, with the configuration they
+/// closed under (the report roll-ups listen).
+pub type ClosedDays = std::sync::mpsc::SyncSender<(Vec<Date>, CenterConfig)>;
+
+/// Starts the engine thread over a loaded engine; it dates events by `clock` and reports
+/// closed days to `closed`.
 pub fn spawn(
     engine: Engine,
     store: Store,
     metrics: Arc<Metrics>,
     clock: Clock,
+    closed: Option<ClosedDays>,
 ) -> (EngineHandle, EngineThread) {
     let (jobs, rx) = mpsc::channel(JOB_QUEUE);
     let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -199,6 +206,7 @@ pub fn spawn(
         last_snapshot: 0,
         marked_day: None,
         tainted: None,
+        closed,
     };
     let thread = std::thread::Builder::new()
         .name("luot-engine".into())
@@ -239,6 +247,8 @@ struct Writer {
     /// disk and must not answer anyone until it is rebuilt from what the disk holds. Holds
     /// the failure, for the callers.
     tainted: Option<String>,
+    /// Listener for closed days.
+    closed: Option<ClosedDays>,
 }
 
 enum Answer {
@@ -423,21 +433,15 @@ impl Writer {
         Ok(())
     }
 
-    /// Reduces closed days to their report roll-ups, off this thread: a report over the year
-    /// then never reads the year's events.
-    fn roll_up(&self, days: Vec<jiff::civil::Date>) {
-        let store = self.store.clone();
-        let config = self.engine.config().clone();
-        let spawned = std::thread::Builder::new().name("luot-rollup".into()).spawn(move || {
-            let Ok(tz) = config.time_zone() else { return };
-            for day in days {
-                if let Err(e) = crate::reports::day_rollup(&store, &config, &tz, day) {
-                    tracing::warn!(%day, error = %e, "day roll-up failed; reports will compute it");
-                }
-            }
-        });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start the roll-up thread; reports will compute it");
+    /// Tells whoever listens (the report roll-ups) which days closed, without waiting: a
+    /// full or gone listener only means a report computes those days when it is asked.
+    fn roll_up(&self, days: Vec<Date>) {
+        if let Some(closed) = &self.closed
+            && closed
+                .try_send((days, self.engine.config().clone()))
+                .is_err()
+        {
+            tracing::warn!("the roll-up queue is full; reports will compute those days");
         }
     }
 

@@ -385,11 +385,19 @@ impl Server {
             self.clock.clone(),
         )?);
         let fresh = self.engine.seq() == 0;
+        let roller = match reports::spawn_roller(self.store.clone()) {
+            Ok(roller) => Some(roller),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the roll-up thread; reports compute each day when asked");
+                None
+            }
+        };
         let (engine, thread) = engine_task::spawn(
             self.engine,
             self.store.clone(),
             metrics.clone(),
             self.clock.clone(),
+            roller,
         );
         let applied = self.store.meta_get(CENTER_FILE_DIGEST)?;
         let center = match &self.center {

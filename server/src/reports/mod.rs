@@ -21,7 +21,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Query, Result};
 use crate::store::Store;
 
-pub use rollup::{Acc, DayRollup, day_rollup};
+pub use rollup::{Acc, DayRollup, day_rollup, spawn_roller};
 
 mod rollup;
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! records instead of every event of the year.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::SyncSender;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -288,4 +289,26 @@ impl Acc {
             satisfaction_pct: pct(self.satisfied, self.ratings),
         }
     }
+}
+
+/// Closed days waiting for their roll-up; beyond this the engine thread drops the notice.
+const CLOSED_QUEUE: usize = 64;
+
+/// Starts the thread that rolls up each day the engine reports closed, off the engine's
+/// path; returns where to report them. It stops when the sender is dropped.
+pub fn spawn_roller(store: Store) -> std::io::Result<SyncSender<(Vec<Date>, CenterConfig)>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Date>, CenterConfig)>(CLOSED_QUEUE);
+    std::thread::Builder::new()
+        .name("luot-rollup".into())
+        .spawn(move || {
+            for (days, config) in rx {
+                let Ok(tz) = config.time_zone() else { continue };
+                for day in days {
+                    if let Err(e) = day_rollup(&store, &config, &tz, day) {
+                        tracing::warn!(%day, error = %e, "day roll-up failed; reports will compute it");
+                    }
+                }
+            }
+        })?;
+    Ok(tx)
 }
