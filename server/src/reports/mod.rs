@@ -3,7 +3,6 @@
 //! from the event log.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use axum::Router;
 use axum::extract::State;
@@ -21,8 +20,10 @@ use crate::auth::Principal;
 use crate::error::{ApiError, Query, Result};
 use crate::store::Store;
 
-pub use rollup::{Acc, DayRollup, day_rollup, spawn_roller};
+pub use acc::{Acc, Row};
+pub use rollup::{DayRollup, day_rollup, spawn_roller};
 
+mod acc;
 mod rollup;
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,12 @@ pub enum GroupBy {
     Hour,
     /// By business day.
     Day,
+    /// By ISO week (`2026-W10`).
+    Week,
+    /// By month (`2026-03`).
+    Month,
+    /// By quarter (`2026-Q1`), as the quarterly report to the province asks.
+    Quarter,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,41 +76,6 @@ enum Format {
     #[default]
     Json,
     Csv,
-}
-
-/// One row of figures.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Row {
-    /// Group key (service id, counter number, staff name, hour `08`, or date).
-    pub key: String,
-    /// Human label.
-    pub label: String,
-    /// Tickets issued.
-    pub issued: u64,
-    /// Tickets called at least once (the base of the wait figures).
-    pub called: u64,
-    /// Tickets served to the end.
-    pub served: u64,
-    /// Tickets that were no-shows at the end of their day.
-    pub no_show: u64,
-    /// Tickets cancelled.
-    pub cancelled: u64,
-    /// Tickets that expired at day close.
-    pub expired: u64,
-    /// Mean wait (issue → first call) of called tickets, seconds.
-    pub avg_wait_s: u64,
-    /// Longest wait, seconds.
-    pub max_wait_s: u64,
-    /// Share of called tickets called within their service's target wait, percent.
-    pub within_target_pct: f64,
-    /// Mean service time (start, or call, → finish), seconds.
-    pub avg_service_s: u64,
-    /// Ratings given.
-    pub ratings: u64,
-    /// Mean score 1..5.
-    pub avg_rating: f64,
-    /// Share of ratings that are 4 (Hài lòng) or 5 (Rất hài lòng), percent.
-    pub satisfaction_pct: f64,
 }
 
 /// A whole report.
@@ -156,7 +128,7 @@ async fn report(
                     (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
                     (header::CONTENT_DISPOSITION, name),
                 ],
-                to_csv(&report),
+                to_csv(&report)?,
             )
                 .into_response()
         }
@@ -191,7 +163,7 @@ pub fn build(
             GroupBy::Counter => Some(&rollup.by_counter),
             GroupBy::Staff => Some(&rollup.by_staff),
             GroupBy::Hour => Some(&rollup.by_hour),
-            GroupBy::Day => None,
+            GroupBy::Day | GroupBy::Week | GroupBy::Month | GroupBy::Quarter => None,
         };
         match part {
             Some(part) => {
@@ -201,7 +173,7 @@ pub fn build(
             }
             None if rollup.total.issued > 0 => {
                 groups
-                    .entry(day.to_string())
+                    .entry(period_key(by, day))
                     .or_default()
                     .merge(&rollup.total);
             }
@@ -240,6 +212,19 @@ pub fn build(
     })
 }
 
+/// The key of the period of `by` that `day` falls in.
+fn period_key(by: GroupBy, day: Date) -> String {
+    match by {
+        GroupBy::Week => {
+            let week = day.iso_week_date();
+            format!("{}-W{:02}", week.year(), week.week())
+        }
+        GroupBy::Month => format!("{}-{:02}", day.year(), day.month()),
+        GroupBy::Quarter => format!("{}-Q{}", day.year(), (day.month() - 1) / 3 + 1),
+        _ => day.to_string(),
+    }
+}
+
 /// The human label of a group key.
 fn label(config: &CenterConfig, by: GroupBy, key: &str) -> String {
     const NOT_CALLED: &str = "Chưa qua quầy";
@@ -262,49 +247,112 @@ fn label(config: &CenterConfig, by: GroupBy, key: &str) -> String {
         GroupBy::Day => key
             .parse::<Date>()
             .map_or_else(|_| key.to_owned(), |d| d.strftime("%d/%m/%Y").to_string()),
+        GroupBy::Week => match key.split_once("-W") {
+            Some((year, week)) => format!("Tuần {week}/{year}"),
+            None => key.to_owned(),
+        },
+        GroupBy::Month => match key.split_once('-') {
+            Some((year, month)) => format!("Tháng {month}/{year}"),
+            None => key.to_owned(),
+        },
+        GroupBy::Quarter => match key.split_once("-Q") {
+            Some((year, q)) => {
+                let roman = ["I", "II", "III", "IV"];
+                let q = q
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|q| roman.get(q.wrapping_sub(1)));
+                format!("Quý {}/{year}", q.unwrap_or(&"?"))
+            }
+            None => key.to_owned(),
+        },
     }
 }
 
 /// CSV for spreadsheets: UTF-8 with a byte-order mark (so Excel reads the Vietnamese),
-/// Vietnamese headers, minutes with one decimal.
-fn to_csv(report: &Report) -> String {
-    let mut out = String::from("\u{feff}");
-    out.push_str("Mã,Nhóm,Số phiếu,Đã phục vụ,Vắng mặt,Đã hủy,Hết hạn,Chờ trung bình (phút),Chờ lâu nhất (phút),Gọi đúng hạn (%),Phục vụ trung bình (phút),Lượt đánh giá,Điểm trung bình,Hài lòng (%)\r\n");
+/// Vietnamese headers, minutes with one decimal, a leading formula character neutralized so a
+/// spreadsheet never evaluates a staff name.
+fn to_csv(report: &Report) -> Result<Vec<u8>> {
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
     let minutes = |s: u64| format!("{:.1}", s as f64 / 60.0);
+    let one = |x: f64| format!("{x:.1}");
+    let header = [
+        "Mã",
+        "Nhóm",
+        "Số phiếu",
+        "Đã phục vụ",
+        "Vắng mặt",
+        "Đã hủy",
+        "Hết hạn",
+        "Lượt gọi",
+        "Chờ trung bình (phút)",
+        "Chờ trung vị (phút)",
+        "Chờ P90 (phút)",
+        "Chờ lâu nhất (phút)",
+        "Quá hạn chờ",
+        "Quá hạn chờ (%)",
+        "Phục vụ trung bình (phút)",
+        "Phục vụ trung vị (phút)",
+        "Phục vụ P90 (phút)",
+        "Phục vụ lâu nhất (phút)",
+        "Lượt đánh giá",
+        "Rất hài lòng",
+        "Hài lòng",
+        "Bình thường",
+        "Không hài lòng",
+        "Rất không hài lòng",
+        "Điểm trung bình",
+        "Chỉ số hài lòng (%)",
+        "Sai số dự báo chờ (phút)",
+    ];
+    let fail = |e: csv::Error| {
+        tracing::error!(error = %e, "cannot write the CSV");
+        ApiError::Internal
+    };
+    out.write_record(header).map_err(fail)?;
     for row in report.rows.iter().chain(std::iter::once(&report.total)) {
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{:.1},{},{},{:.2},{:.1}\r\n",
-            csv_field(&row.key),
-            csv_field(&row.label),
-            row.issued,
-            row.served,
-            row.no_show,
-            row.cancelled,
-            row.expired,
+        let l = row.ratings_by_level;
+        let record = [
+            spreadsheet_safe(&row.key),
+            spreadsheet_safe(&row.label),
+            row.issued.to_string(),
+            row.served.to_string(),
+            row.no_show.to_string(),
+            row.cancelled.to_string(),
+            row.expired.to_string(),
+            row.called.to_string(),
             minutes(row.avg_wait_s),
+            minutes(row.median_wait_s),
+            minutes(row.p90_wait_s),
             minutes(row.max_wait_s),
-            row.within_target_pct,
+            row.over_target.to_string(),
+            one(row.over_target_pct),
             minutes(row.avg_service_s),
-            row.ratings,
-            row.avg_rating,
-            row.satisfaction_pct,
-        );
+            minutes(row.median_service_s),
+            minutes(row.p90_service_s),
+            minutes(row.max_service_s),
+            row.ratings.to_string(),
+            l[4].to_string(),
+            l[3].to_string(),
+            l[2].to_string(),
+            l[1].to_string(),
+            l[0].to_string(),
+            format!("{:.2}", row.avg_rating),
+            one(row.satisfaction_pct),
+            minutes(row.estimate_error_s),
+        ];
+        out.write_record(&record).map_err(fail)?;
     }
-    out
+    out.into_inner().map_err(|e| fail(e.into_error().into()))
 }
 
-/// Quotes a CSV field, and neutralizes a leading formula character so a spreadsheet never
-/// evaluates a staff name as a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) && value != "-" {
+/// Neutralizes a leading formula character so a spreadsheet shows the text as text.
+fn spreadsheet_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@']) && value != "-" {
         format!("'{value}")
     } else {
         value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
     }
 }

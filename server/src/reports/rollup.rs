@@ -7,11 +7,11 @@ use std::sync::mpsc::SyncSender;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use luot_shared::lifecycle::{self, Fate, Figures, Wait};
+use luot_shared::lifecycle;
 use luot_shared::{CenterConfig, Event, Recorded, Ticket, TicketId};
 use serde::{Deserialize, Serialize};
 
-use super::Row;
+use super::acc::Acc;
 use crate::store::{Store, StoreError};
 
 /// One business day reduced to sums.
@@ -40,8 +40,9 @@ pub struct DayRollup {
 }
 
 /// Version of the figures' rule ([`luot_shared::lifecycle`]) stored roll-ups were made by:
-/// 2 counts a transfer as the start of a new wait in the new service.
-const RULE: u32 = 2;
+/// 2 counts a transfer as the start of a new wait in the new service; 3 keeps every wait and
+/// service time (for exact percentiles over any range), ratings by level and the estimates.
+const RULE: u32 = 3;
 
 /// Days past a business day's date after which no event can concern its tickets: a clock
 /// stepped back by less than a day may reopen it that long after its date.
@@ -138,12 +139,13 @@ fn compute(
         // was spent in.
         let service = rollup.by_service.entry(f.service.clone()).or_default();
         service.add_ticket(&f);
-        for wait in &f.waits {
+        for (i, wait) in f.waits.iter().enumerate() {
+            let estimate = f.estimated_wait_s.filter(|_| i == 0);
             rollup
                 .by_service
                 .entry(wait.service.clone())
                 .or_default()
-                .add_wait(wait, target(&wait.service));
+                .add_wait(wait, target(&wait.service), estimate);
         }
         for acc in [
             rollup.by_counter.entry(counter).or_default(),
@@ -152,8 +154,9 @@ fn compute(
             &mut rollup.total,
         ] {
             acc.add_ticket(&f);
-            for wait in &f.waits {
-                acc.add_wait(wait, target(&wait.service));
+            for (i, wait) in f.waits.iter().enumerate() {
+                let estimate = f.estimated_wait_s.filter(|_| i == 0);
+                acc.add_wait(wait, target(&wait.service), estimate);
             }
         }
     }
@@ -177,116 +180,6 @@ fn fold(tickets: &mut HashMap<TicketId, Ticket>, rec: &Recorded) {
             if let Some(t) = lifecycle::ticket_of(event).and_then(|id| tickets.get_mut(&id)) {
                 lifecycle::advance(t, event, rec.at);
             }
-        }
-    }
-}
-
-/// Mergeable sums behind one row of figures.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Acc {
-    /// Tickets issued.
-    pub issued: u64,
-    served: u64,
-    no_show: u64,
-    cancelled: u64,
-    expired: u64,
-    wait_sum: u64,
-    wait_n: u64,
-    wait_max: u64,
-    within: u64,
-    service_sum: u64,
-    service_n: u64,
-    ratings: u64,
-    rating_sum: u64,
-    satisfied: u64,
-}
-
-impl Acc {
-    /// Adds one ticket's outcome, service time and rating (its waits go through
-    /// [`Acc::add_wait`], each to the row of the service it was spent in).
-    fn add_ticket(&mut self, f: &Figures) {
-        self.issued += 1;
-        match f.fate {
-            Fate::Served => self.served += 1,
-            Fate::NoShow => self.no_show += 1,
-            Fate::Cancelled => self.cancelled += 1,
-            Fate::Expired => self.expired += 1,
-            Fate::Open => {}
-        }
-        if let Some(secs) = f.service_s {
-            self.service_sum += secs;
-            self.service_n += 1;
-        }
-        if let Some(score) = f.rating {
-            self.ratings += 1;
-            self.rating_sum += u64::from(score);
-            if score >= 4 {
-                self.satisfied += 1;
-            }
-        }
-    }
-
-    /// Adds one wait: counted when a call ended it, within target when it took at most
-    /// `target_min` minutes.
-    fn add_wait(&mut self, wait: &Wait, target_min: u32) {
-        if let Some(secs) = wait.secs() {
-            self.wait_sum += secs;
-            self.wait_n += 1;
-            self.wait_max = self.wait_max.max(secs);
-            if secs <= u64::from(target_min) * 60 {
-                self.within += 1;
-            }
-        }
-    }
-
-    /// Adds another accumulation (of a disjoint set of tickets).
-    pub fn merge(&mut self, other: &Acc) {
-        self.issued += other.issued;
-        self.served += other.served;
-        self.no_show += other.no_show;
-        self.cancelled += other.cancelled;
-        self.expired += other.expired;
-        self.wait_sum += other.wait_sum;
-        self.wait_n += other.wait_n;
-        self.wait_max = self.wait_max.max(other.wait_max);
-        self.within += other.within;
-        self.service_sum += other.service_sum;
-        self.service_n += other.service_n;
-        self.ratings += other.ratings;
-        self.rating_sum += other.rating_sum;
-        self.satisfied += other.satisfied;
-    }
-
-    /// The figures of this accumulation as a report row.
-    pub fn row(&self, key: String, label: String) -> Row {
-        let div = |a: u64, b: u64| a.checked_div(b).unwrap_or(0);
-        let pct = |a: u64, b: u64| {
-            if b == 0 {
-                0.0
-            } else {
-                (a as f64 * 1000.0 / b as f64).round() / 10.0
-            }
-        };
-        Row {
-            key,
-            label,
-            issued: self.issued,
-            called: self.wait_n,
-            served: self.served,
-            no_show: self.no_show,
-            cancelled: self.cancelled,
-            expired: self.expired,
-            avg_wait_s: div(self.wait_sum, self.wait_n),
-            max_wait_s: self.wait_max,
-            within_target_pct: pct(self.within, self.wait_n),
-            avg_service_s: div(self.service_sum, self.service_n),
-            ratings: self.ratings,
-            avg_rating: if self.ratings == 0 {
-                0.0
-            } else {
-                (self.rating_sum as f64 * 100.0 / self.ratings as f64).round() / 100.0
-            },
-            satisfaction_pct: pct(self.satisfied, self.ratings),
         }
     }
 }

@@ -346,3 +346,41 @@ fn a_transfer_splits_the_wait_between_services() {
     assert_eq!(tckh.avg_service_s, 10 * 60);
     assert_eq!(report.total.called, 3);
 }
+
+/// Rows by week, month and quarter gather the days of each period; the median and the 90th
+/// percentile of a range come from all its waits; ratings are counted by level.
+#[test]
+fn periods_gather_their_days() {
+    let mut h = History::new();
+    let march = date(2026, 3, 31);
+    let april = date(2026, 4, 1);
+    h.visit(march, (8, 0), "tnmt", 4, 5, Some(5));
+    h.visit(march, (9, 0), "tnmt", 8, 5, Some(1));
+    h.visit(april, (8, 0), "tnmt", 40, 5, Some(4));
+    // Closes April 1.
+    h.visit(date(2026, 4, 2), (8, 0), "tnmt", 1, 1, None);
+    let config = h.engine.config().clone();
+    let months = build(&h.store, &config, &h.tz, march, april, GroupBy::Month).unwrap();
+    let keys: Vec<(&str, &str)> = months
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.label.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("2026-03", "Tháng 03/2026"), ("2026-04", "Tháng 04/2026")]
+    );
+    let quarters = build(&h.store, &config, &h.tz, march, april, GroupBy::Quarter).unwrap();
+    let labels: Vec<&str> = quarters.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["Quý I/2026", "Quý II/2026"]);
+    let weeks = build(&h.store, &config, &h.tz, march, april, GroupBy::Week).unwrap();
+    assert_eq!(weeks.rows.len(), 1, "both days are in ISO week 14");
+    assert_eq!(weeks.rows[0].key, "2026-W14");
+    let total = &months.total;
+    assert_eq!(total.issued, 3);
+    assert_eq!(total.median_wait_s, 8 * 60);
+    assert_eq!(total.p90_wait_s, 40 * 60);
+    assert_eq!(total.ratings_by_level, [1, 0, 0, 1, 1]);
+    assert_eq!(total.satisfaction_pct, 66.7);
+    assert_eq!(total.estimated, 3);
+}
