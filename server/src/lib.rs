@@ -386,7 +386,18 @@ impl Server {
         )?);
         let fresh = self.engine.seq() == 0;
         let roller = match reports::spawn_roller(self.store.clone()) {
-            Ok(roller) => Some(roller),
+            Ok(roller) => {
+                // Days of the log without their roll-up (a log imported, or written by an
+                // older version) are rolled up now, in the background, in one pass.
+                match self.store.recorded_days() {
+                    Ok(days) if !days.is_empty() => {
+                        let _ = roller.try_send((days, self.engine.config().clone()));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot list the days of the log"),
+                }
+                Some(roller)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot start the roll-up thread; reports compute each day when asked");
                 None

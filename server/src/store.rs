@@ -544,6 +544,19 @@ impl Store {
         }
     }
 
+    /// Every local day on which something was recorded, in order.
+    pub fn recorded_days(&self) -> Result<Vec<Date>> {
+        let t = self.trees()?;
+        let mut days = Vec::new();
+        for item in t.days.iter().keys() {
+            let key = item.map_err(|e| self.fail(e))?;
+            if let Some(day) = std::str::from_utf8(&key).ok().and_then(|k| k.parse().ok()) {
+                days.push(day);
+            }
+        }
+        Ok(days)
+    }
+
     /// The stored roll-up of a closed day.
     pub fn rollup_get(&self, day: Date) -> Result<Option<Vec<u8>>> {
         let t = self.trees()?;

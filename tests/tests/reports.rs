@@ -90,10 +90,23 @@ async fn todays_report_as_json_and_csv() {
             .is_some_and(|l| l.starts_with("total,Tổng cộng,3,"))
     );
 
+    let quarter: Value = admin
+        .get("/api/v1/reports?by=quarter")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(quarter["rows"].as_array().map(Vec::len), Some(1));
+    assert!(
+        quarter["rows"][0]["label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("Quý ")),
+        "a quarter reads as Quý I–IV"
+    );
+
     for bad in [
         "/api/v1/reports?from=2026-05-02&to=2026-05-01",
         "/api/v1/reports?from=2020-01-01&to=2026-01-01",
-        "/api/v1/reports?by=month",
+        "/api/v1/reports?by=year",
         "/api/v1/reports?from=yesterday",
         "/api/v1/reports?format=xlsx",
         "/api/v1/reports?secret=1",

@@ -21,7 +21,7 @@ use crate::error::{ApiError, Query, Result};
 use crate::store::Store;
 
 pub use acc::{Acc, Row};
-pub use rollup::{DayRollup, day_rollup, spawn_roller};
+pub use rollup::{DayRollup, day_rollup, range_rollups, spawn_roller};
 
 mod acc;
 mod rollup;
@@ -155,9 +155,7 @@ pub fn build(
 ) -> Result<Report> {
     let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
     let mut total = Acc::default();
-    let mut day = from;
-    while day <= to {
-        let rollup = rollup::day_rollup(store, config, tz, day)?;
+    for (day, rollup) in rollup::range_rollups(store, config, tz, from, to)? {
         let part = match by {
             GroupBy::Service => Some(&rollup.by_service),
             GroupBy::Counter => Some(&rollup.by_counter),
@@ -180,10 +178,6 @@ pub fn build(
             None => {}
         }
         total.merge(&rollup.total);
-        day = match day.tomorrow() {
-            Ok(next) => next,
-            Err(_) => break,
-        };
     }
     let mut rows: Vec<Row> = groups
         .into_iter()

@@ -49,87 +49,186 @@ const RULE: u32 = 3;
 const SETTLE_DAYS: i64 = 2;
 
 /// The roll-up of `day`: from the store when it was made once the day had settled, else
-/// computed from the log (and stored when the day is closed). The day before is settled on
-/// the way, so the roll-up stored at its close is replaced by the final one.
+/// computed from the log (and stored when the day is closed). The two days before are settled
+/// on the way, so a roll-up stored at a close is replaced by the final one.
 pub fn day_rollup(
     store: &Store,
     config: &CenterConfig,
     tz: &TimeZone,
     day: Date,
 ) -> Result<DayRollup, StoreError> {
-    let rollup = stored_or_computed(store, config, tz, day)?;
-    if rollup.closed
-        && let Ok(before) = day.yesterday()
-    {
-        stored_or_computed(store, config, tz, before)?;
-    }
-    Ok(rollup)
+    let from = day
+        .checked_sub(jiff::Span::new().days(SETTLE_DAYS))
+        .unwrap_or(day);
+    let mut days = range_rollups(store, config, tz, from, day)?;
+    Ok(days.pop().map(|(_, r)| r).unwrap_or_default())
 }
 
-fn stored_or_computed(
+/// The roll-ups of every day of `from..=to`, in order: stored settled ones as they are, the
+/// others computed in one pass over the log (and stored when closed), so a year of missing
+/// roll-ups costs one reading of the year, not one per day.
+pub fn range_rollups(
     store: &Store,
     config: &CenterConfig,
     tz: &TimeZone,
-    day: Date,
-) -> Result<DayRollup, StoreError> {
-    if let Some(bytes) = store.rollup_get(day)? {
-        match serde_json::from_slice::<DayRollup>(&bytes) {
-            Ok(r) if r.settled && r.rule == RULE => return Ok(r),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(%day, error = %e, "unreadable roll-up; recomputing"),
+    from: Date,
+    to: Date,
+) -> Result<Vec<(Date, DayRollup)>, StoreError> {
+    let mut out: Vec<(Date, Option<DayRollup>)> = Vec::new();
+    let mut day = from;
+    while day <= to {
+        out.push((day, stored(store, day)?));
+        day = match day.tomorrow() {
+            Ok(next) => next,
+            Err(_) => break,
+        };
+    }
+    let missing: Vec<Date> = out
+        .iter()
+        .filter(|(_, r)| r.is_none())
+        .map(|(d, _)| *d)
+        .collect();
+    let mut computed = compute(store, config, tz, &missing)?;
+    for (day, rollup) in &computed {
+        if rollup.closed {
+            store.rollup_put(*day, &serde_json::to_vec(rollup).unwrap_or_default())?;
         }
     }
-    let rollup = compute(store, config, tz, day)?;
-    if rollup.closed {
-        store.rollup_put(day, &serde_json::to_vec(&rollup).unwrap_or_default())?;
-    }
-    Ok(rollup)
+    Ok(out
+        .into_iter()
+        .map(|(day, r)| {
+            let r = r.or_else(|| computed.remove(&day)).unwrap_or_default();
+            (day, r)
+        })
+        .collect())
 }
 
-/// Reduces one day of the log. The day's tickets live only inside it, but its close is
-/// recorded as the first event after it (at midnight, or when the server next runs), and a
-/// clock stepped back may reopen it after that: the log is read until it is
-/// [`SETTLE_DAYS`] past the day, and only the day's own tickets are counted.
+/// The stored roll-up of `day`, if it was made by this rule once the day had settled.
+fn stored(store: &Store, day: Date) -> Result<Option<DayRollup>, StoreError> {
+    let Some(bytes) = store.rollup_get(day)? else {
+        return Ok(None);
+    };
+    match serde_json::from_slice::<DayRollup>(&bytes) {
+        Ok(r) if r.settled && r.rule == RULE => Ok(Some(r)),
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::warn!(%day, error = %e, "unreadable roll-up; recomputing");
+            Ok(None)
+        }
+    }
+}
+
+/// Reduces the given days (ascending) of the log in one pass. A day's tickets live only inside
+/// it, but its close is recorded as the first event after it (at midnight, or when the server
+/// next runs), and a clock stepped back may reopen it after that: the log is read until it is
+/// [`SETTLE_DAYS`] past the last day, each day is finished once the log is that far past it,
+/// and only each day's own tickets are counted in it.
 fn compute(
     store: &Store,
     config: &CenterConfig,
     tz: &TimeZone,
-    day: Date,
-) -> Result<DayRollup, StoreError> {
-    let mut rollup = DayRollup {
+    days: &[Date],
+) -> Result<BTreeMap<Date, DayRollup>, StoreError> {
+    let fresh = || DayRollup {
         rule: RULE,
         ..DayRollup::default()
     };
-    let Some(start) = store.first_seq_of(day)? else {
-        return Ok(rollup);
+    let mut done: BTreeMap<Date, DayRollup> = BTreeMap::new();
+    // Days that saw events, each with its first seq; the others are empty.
+    let mut pending: BTreeMap<Date, DayRollup> = BTreeMap::new();
+    let mut start = None;
+    for &day in days {
+        match store.first_seq_of(day)? {
+            Some(seq) => {
+                start = Some(start.map_or(seq, |s: u64| s.min(seq)));
+                pending.insert(day, fresh());
+            }
+            None => {
+                done.insert(day, fresh());
+            }
+        }
+    }
+    let Some(start) = start else {
+        return Ok(done);
     };
-    let settle = day
-        .checked_add(jiff::Span::new().days(SETTLE_DAYS))
-        .unwrap_or(Date::MAX);
+    let settle = |day: Date| {
+        day.checked_add(jiff::Span::new().days(SETTLE_DAYS))
+            .unwrap_or(Date::MAX)
+    };
     let mut tickets: HashMap<TicketId, Ticket> = HashMap::new();
+    let mut current: Option<Date> = None;
     for rec in store.events_from(start) {
         let rec = rec?;
+        // Dates change once a day: convert only when the instant may have crossed one.
         let date = rec.at.to_zoned(tz.clone()).date();
-        if date >= settle {
-            rollup.settled = true;
-            break;
+        if current != Some(date) {
+            current = Some(date);
+            while let Some(entry) = pending.first_entry() {
+                if date < settle(*entry.key()) {
+                    break;
+                }
+                let (day, mut rollup) = entry.remove_entry();
+                rollup.settled = true;
+                rollup.closed = true;
+                finish(&mut rollup, &mut tickets, day, config, tz);
+                done.insert(day, rollup);
+            }
+            if pending.is_empty() {
+                break;
+            }
         }
         match &rec.event {
             // Closed at midnight, at its closing hour, or early by a clock that ran ahead.
-            Event::DayClosed { day: closed, .. } if *closed == day => rollup.closed = true,
-            Event::DayClosed { .. } | Event::ClockStepped { .. } => {}
-            // The next day began without a close of this one (it had no tickets open).
-            _ if date > day => rollup.closed = true,
-            _ => {}
+            Event::DayClosed { day: closed, .. } => {
+                if let Some(r) = pending.get_mut(closed) {
+                    r.closed = true;
+                }
+            }
+            Event::ClockStepped { .. } => {}
+            // A later day began: the days before it are over even without a close (they had
+            // no tickets open).
+            _ => {
+                for (_, r) in pending.range_mut(..date) {
+                    r.closed = true;
+                }
+            }
+        }
+        if let Event::TicketIssued { ticket, .. } = &rec.event
+            && !pending.contains_key(&ticket.day)
+        {
+            // A ticket of a day not asked for.
+            continue;
         }
         fold(&mut tickets, &rec);
     }
+    for (day, mut rollup) in pending {
+        finish(&mut rollup, &mut tickets, day, config, tz);
+        done.insert(day, rollup);
+    }
+    Ok(done)
+}
+
+/// Adds the tickets of `day` to its roll-up, and forgets them.
+fn finish(
+    rollup: &mut DayRollup,
+    tickets: &mut HashMap<TicketId, Ticket>,
+    day: Date,
+    config: &CenterConfig,
+    tz: &TimeZone,
+) {
     let target = |service: &str| config.service(service).map_or(15, |s| s.target_wait_min);
-    for t in tickets.values() {
-        if t.day != day {
+    let mut ids: Vec<TicketId> = tickets
+        .values()
+        .filter(|t| t.day == day)
+        .map(|t| t.id)
+        .collect();
+    // In issue order, so a roll-up's samples come out the same however it was computed.
+    ids.sort_unstable();
+    for id in ids {
+        let Some(t) = tickets.remove(&id) else {
             continue;
-        }
-        let f = lifecycle::figures(t);
+        };
+        let f = lifecycle::figures(&t);
         let counter = t
             .counter
             .map_or_else(|| "-".to_owned(), |c| format!("{c:03}"));
@@ -160,7 +259,6 @@ fn compute(
             }
         }
     }
-    Ok(rollup)
 }
 
 /// Folds one event into the tickets it concerns, by the one lifecycle rule.
@@ -196,10 +294,15 @@ pub fn spawn_roller(store: Store) -> std::io::Result<SyncSender<(Vec<Date>, Cent
         .spawn(move || {
             for (days, config) in rx {
                 let Ok(tz) = config.time_zone() else { continue };
-                for day in days {
-                    if let Err(e) = day_rollup(&store, &config, &tz, day) {
-                        tracing::warn!(%day, error = %e, "day roll-up failed; reports will compute it");
-                    }
+                let (Some(&first), Some(&last)) = (days.iter().min(), days.iter().max()) else {
+                    continue;
+                };
+                // The days before are settled on the way.
+                let from = first
+                    .checked_sub(jiff::Span::new().days(SETTLE_DAYS))
+                    .unwrap_or(first);
+                if let Err(e) = range_rollups(&store, &config, &tz, from, last) {
+                    tracing::warn!(%last, error = %e, "day roll-up failed; reports will compute it");
                 }
             }
         })?;

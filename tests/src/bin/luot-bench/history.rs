@@ -7,7 +7,6 @@ use std::path::Path;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
-use luot_server::reports::day_rollup;
 use luot_server::store::Store;
 use luot_shared::engine::{Rater, Reply};
 use luot_shared::{CenterConfig, Command, Engine, Recorded};
@@ -144,8 +143,6 @@ pub(crate) fn generate(dir: &Path, days: usize) -> usize {
         );
         writer.flush();
         store.save_snapshot(&engine).expect("snapshot");
-        let closed = day.yesterday().expect("date");
-        day_rollup(&store, engine.config(), &tz, closed).expect("roll-up");
     }
     store.flush().expect("flush");
     tickets
