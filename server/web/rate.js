@@ -14,7 +14,7 @@
       ticket_number: "Số", ask: "Quý khách có hài lòng với sự phục vụ?",
       s5: "Rất hài lòng", s4: "Hài lòng", s3: "Bình thường", s2: "Không hài lòng", s1: "Rất không hài lòng",
       reason_ask: "Điều gì làm quý khách chưa hài lòng?", reason_optional: "Chọn một lý do, hoặc bấm “Bỏ qua”.", skip: "Bỏ qua",
-      thanks_title: "Xin cảm ơn quý khách!", thanks_text: "Ý kiến của quý khách đã được ghi nhận.",
+      thanks_title: "Xin cảm ơn quý khách!", thanks_text: "Ý kiến của quý khách đã được ghi nhận.", you_chose: "Quý khách đã chọn: {s}",
       sending_title: "Đang gửi đánh giá…", sending_text: "Xin quý khách chờ một chút.",
       retrying_title: "Chưa gửi được đánh giá", retrying_text: "Mất kết nối với máy chủ. Máy đang tự gửi lại (lần {n})… Quý khách không cần chờ.",
       failed_title: "Không gửi được đánh giá", failed_text: "Xin lỗi quý khách, máy không liên lạc được với máy chủ. Xin hãy báo nhân viên.",
@@ -32,7 +32,7 @@
       ticket_number: "Ticket", ask: "How satisfied are you with our service?",
       s5: "Very satisfied", s4: "Satisfied", s3: "Neutral", s2: "Dissatisfied", s1: "Very dissatisfied",
       reason_ask: "What were you not satisfied with?", reason_optional: "Choose one reason, or press “Skip”.", skip: "Skip",
-      thanks_title: "Thank you!", thanks_text: "Your opinion has been recorded.",
+      thanks_title: "Thank you!", thanks_text: "Your opinion has been recorded.", you_chose: "You chose: {s}",
       sending_title: "Sending your rating…", sending_text: "One moment, please.",
       retrying_title: "Your rating is not sent yet", retrying_text: "The server cannot be reached. This screen keeps trying (attempt {n})… You need not wait.",
       failed_title: "The rating could not be sent", failed_text: "Sorry, this screen cannot reach the server. Please tell a staff member.",
@@ -118,10 +118,25 @@
     add("circle", { cx: 35, cy: 40, r: 6, fill: "#1b1b1b" });
     add("circle", { cx: 65, cy: 40, r: 6, fill: "#1b1b1b" });
     if (score === 1) {
-      add("path", { d: "M24 28 L42 33", stroke: "#1b1b1b", "stroke-width": 5, "stroke-linecap": "round" });
-      add("path", { d: "M76 28 L58 33", stroke: "#1b1b1b", "stroke-width": 5, "stroke-linecap": "round" });
+      // Brows raised in the middle: very unhappy, not angry.
+      add("path", { d: "M24 31 L42 25", stroke: "#1b1b1b", "stroke-width": 5, "stroke-linecap": "round" });
+      add("path", { d: "M76 31 L58 25", stroke: "#1b1b1b", "stroke-width": 5, "stroke-linecap": "round" });
     }
     add("path", { d: MOUTHS[score], fill: "none", stroke: "#1b1b1b", "stroke-width": 6, "stroke-linecap": "round" });
+    return svg;
+  }
+
+  /** A green tick: the thanks is the same whatever the citizen chose. */
+  function tick() {
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 100 100");
+    svg.setAttribute("aria-hidden", "true");
+    const circle = document.createElementNS(SVG, "circle");
+    for (const [k, v] of Object.entries({ cx: 50, cy: 50, r: 46, fill: "#17803d" })) circle.setAttribute(k, v);
+    const mark = document.createElementNS(SVG, "path");
+    for (const [k, v] of Object.entries({ d: "M28 52 L44 67 L73 35", fill: "none", stroke: "#fff", "stroke-width": 9,
+      "stroke-linecap": "round", "stroke-linejoin": "round" })) mark.setAttribute(k, v);
+    svg.append(circle, mark);
     return svg;
   }
 
@@ -163,7 +178,8 @@
   function message(kind, title, text, score) {
     const box = $("message");
     box.dataset.kind = kind;
-    $("message-face").replaceChildren(...(score ? [face(score)] : []));
+    $("message-face").replaceChildren(...(kind === "thanks" ? [tick()] : []));
+    $("message-choice").replaceChildren(...(score ? [face(score), Luot.el("span", {}, Luot.t("you_chose", { s: Luot.t("s" + score) }))] : []));
     $("message-title").textContent = title;
     $("message-text").textContent = text;
     const done = kind !== "sending" && kind !== "retrying";

@@ -10,7 +10,7 @@
   Luot.words({
     vi: {
       your_number: "Số của bạn", loading: "Đang tải…", people_ahead: "người đang chờ trước bạn",
-      people_ahead_one: "người đang chờ trước bạn", estimated_wait: "thời gian chờ dự kiến",
+      people_ahead_one: "người đang chờ trước bạn", estimated_wait: "thời gian chờ ước tính",
       recent_calls: "Vừa gọi", touch_for_vibration: "Chạm vào trang một lần để điện thoại rung khi đến lượt bạn.",
       st_waiting: "Đang chờ đến lượt", st_waiting_text: "Khi đến lượt, trang này sẽ báo và điện thoại sẽ rung. Bạn cũng có thể theo dõi màn hình trong sảnh.",
       st_waiting_counter: "Bạn sẽ được gọi tại {c}.", st_transferred: "Số của bạn đã được chuyển sang lĩnh vực {s}.",
@@ -22,8 +22,8 @@
       st_cancelled: "Số đã bị hủy", st_cancelled_text: "Số này không còn trong hàng chờ. Nếu bạn vẫn cần làm thủ tục, hãy lấy số mới tại máy lấy số.",
       st_expired: "Số đã hết hạn", st_expired_text: "Ngày làm việc đã kết thúc trước khi đến lượt bạn. Hãy lấy số mới vào ngày làm việc tiếp theo.",
       st_gone: "Số không còn trong hàng chờ", st_gone_text: "Số này thuộc về một ngày làm việc đã kết thúc. Hãy lấy số mới tại máy lấy số.",
-      the_counter: "quầy", soon: "Sắp đến lượt", under_minute: "dưới 1 phút", about_minutes: "khoảng {n} phút",
-      about_hours: "khoảng {h} giờ {m} phút", live_at: "Cập nhật trực tiếp · {t}",
+      the_counter: "quầy", soon: "Sắp đến lượt", under_minute: "< 1 phút", about_minutes: "{n} phút",
+      about_hours: "{h} giờ {m} phút", live_at: "Cập nhật trực tiếp · {t}",
       live_down: "Mất kết nối — đang kết nối lại…", live_final: "Cập nhật lúc {t}", priority_mark: "Ưu tiên",
       title_called: "Mời đến {c}",
     },
@@ -41,8 +41,8 @@
       st_cancelled: "Ticket cancelled", st_cancelled_text: "This ticket is no longer in the queue. If you still need the service, take a new number at the kiosk.",
       st_expired: "Ticket expired", st_expired_text: "The working day ended before your turn. Please take a new number on the next working day.",
       st_gone: "Ticket no longer in the queue", st_gone_text: "This ticket belongs to a working day that has ended. Take a new number at the kiosk.",
-      the_counter: "the counter", soon: "Almost your turn", under_minute: "under 1 min", about_minutes: "about {n} min",
-      about_hours: "about {h} h {m} min", live_at: "Live · {t}", live_down: "Connection lost — reconnecting…",
+      the_counter: "the counter", soon: "Almost your turn", under_minute: "< 1 min", about_minutes: "{n} min",
+      about_hours: "{h} h {m} min", live_at: "Live · {t}", live_down: "Connection lost — reconnecting…",
       live_final: "Updated at {t}", priority_mark: "Priority", title_called: "Go to {c}",
     },
   });
@@ -121,8 +121,8 @@
     $("center").textContent = view.center;
     $("number").textContent = t.number;
     $("number").dataset.number = t.number;
-    $("service").replaceChildren(t.service_name,
-      t.priority ? Luot.el("div", {}, Luot.el("span", { class: "tk-prio" }, Luot.t("priority_mark"))) : null);
+    $("service").replaceChildren(...[t.service_name,
+      t.priority ? Luot.el("div", {}, Luot.el("span", { class: "tk-prio" }, Luot.t("priority_mark"))) : null].filter(Boolean));
     const where = counterLabel(view);
     const named = view.counter_name && view.counter_name !== where ? ` (${view.counter_name})` : "";
     let title = Luot.t("st_" + t.status);

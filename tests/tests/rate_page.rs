@@ -430,3 +430,106 @@ async fn a_revoked_or_missing_token_shows_the_tablet_unpaired() {
         )
         .await;
 }
+
+/// In /admin an admin sets the ticket footer and the reasons for a low rating (one per line;
+/// a duplicate is refused next to the field and changes nothing), then makes a rating link
+/// for counter 3: opened on a tablet, it pairs that tablet to counter 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_the_reasons_and_makes_a_rating_link() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let server = TestServer::start(options());
+    let password = server.admin_password().unwrap().to_owned();
+    browser
+        .login(server.base_url(), "/admin", "admin", &password)
+        .await;
+    browser
+        .wait_js(
+            "the admin page",
+            "document.querySelector('#tabs [data-tab=\"center\"]') !== null && document.getElementById('center-form').children.length > 0",
+        )
+        .await;
+    browser.click("#tabs [data-tab='center']").await;
+    browser
+        .wait_js(
+            "the center form",
+            "document.querySelector('[data-field=\"center.rating_reasons\"]') !== null",
+        )
+        .await;
+    browser
+        .fill(
+            "[data-field='center.ticket_footer']",
+            "Cảm ơn quý khách đã đến",
+        )
+        .await;
+    browser
+        .js("document.querySelector('[data-field=\"center.rating_reasons\"]').value = 'Chờ quá lâu\\nChờ quá lâu'; return true;")
+        .await;
+    browser.click("#tab-center .save-config").await;
+    browser
+        .wait_js(
+            "the duplicate refused next to its field",
+            "document.querySelector('[data-error-for=\"center.rating_reasons\"]').textContent.includes('twice')",
+        )
+        .await;
+    let admin = server.api_as(ADMIN);
+    assert!(
+        admin.state().await.rating_reasons.is_empty(),
+        "nothing changed"
+    );
+    browser
+        .js("document.querySelector('[data-field=\"center.rating_reasons\"]').value = 'Chờ quá lâu\\n  Hướng dẫn chưa rõ  \\n\\n'; return true;")
+        .await;
+    browser.click("#tab-center .save-config").await;
+    luot_tests::poll_until(Duration::from_secs(10), "the saved reasons", || async {
+        let state = admin.state().await;
+        (state.rating_reasons == ["Chờ quá lâu", "Hướng dẫn chưa rõ"]).then_some(state)
+    })
+    .await
+    .ticket_footer
+    .filter(|f| f == "Cảm ơn quý khách đã đến")
+    .expect("the footer saved");
+
+    browser.click("#tabs [data-tab='devices']").await;
+    browser
+        .wait_js(
+            "the rating link form",
+            "document.querySelector('#rating-counter option[value=\"3\"]') !== null",
+        )
+        .await;
+    browser
+        .js("document.getElementById('rating-counter').value = '3'; return true;")
+        .await;
+    browser.click("#rating-form button[type=submit]").await;
+    browser
+        .wait_js(
+            "the link shown once",
+            "(document.getElementById('rating-link') || {}).textContent.includes('/rate#token=')",
+        )
+        .await;
+    browser.screenshot("admin-rating-link-1366x768.png").await;
+    let link = browser.text("#rating-link").await;
+    let tokens: serde_json::Value = admin
+        .get("/api/v1/admin/tokens")
+        .await
+        .expect_status(200)
+        .json();
+    let made = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["counter"] == 3)
+        .expect("a token for counter 3");
+    assert_eq!(made["role"], "kiosk");
+    assert_eq!(made["label"], "Máy đánh giá quầy 3");
+
+    browser.goto(&link).await;
+    browser
+        .wait_js(
+            "the tablet paired to counter 3",
+            "window.luotRate.counter === 3 && window.luotRate.online && window.luotRate.reasons.length === 2",
+        )
+        .await;
+    assert!(browser.text("#idle").await.contains("Quầy 3"));
+}
