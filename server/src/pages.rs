@@ -11,7 +11,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use luot_shared::protocol::Role;
@@ -164,12 +164,25 @@ fn font(body: &'static [u8]) -> Response {
 }
 
 /// The phone page of one ticket, for the secret printed on it: the same check as the
-/// tracking API, so a mistyped or stale link gets a page that says so (and a `404`).
-async fn track_page(State(app): State<AppState>, Path(track): Path<String>) -> Response {
+/// tracking API, so a mistyped or stale link gets a page that says so (and a `404`); a
+/// client that does not ask for HTML gets the API's JSON error instead.
+async fn track_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(track): Path<String>,
+) -> Response {
     match crate::track::lookup(&app, &track).await {
         Ok(_) => html(StatusCode::OK, TRACK_HTML),
-        Err(ApiError::NotFound(_)) | Err(ApiError::Bad(..)) => {
-            html(StatusCode::NOT_FOUND, TRACK_MISSING_HTML)
+        Err(e @ ApiError::NotFound(_)) => {
+            let wants_html = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+            if wants_html {
+                html(StatusCode::NOT_FOUND, TRACK_MISSING_HTML)
+            } else {
+                e.into_response()
+            }
         }
         // The server cannot look right now (store failing, stopping): the page itself
         // retries over its socket.

@@ -36,7 +36,7 @@ Luot.words({
     rating_link: "Liên kết máy đánh giá", make_rating_link: "Tạo liên kết",
     rating_link_hint: "Tạo mã cho máy tính bảng đánh giá đặt tại một quầy, rồi mở liên kết trên máy đó một lần.",
     rating_link_once: "Liên kết chỉ hiện một lần. Mở nó trên máy tính bảng của quầy {c} (máy sẽ tự ghi nhớ):",
-    rating_label: "Máy đánh giá quầy {c}", copy: "Chép", copied: "Đã chép",
+    rating_label: "Máy đánh giá quầy {c}", copy: "Chép", copied: "Đã chép", role_rating: "Máy đánh giá",
   },
   en: {
     tab_dashboard: "Live", tab_center: "Center", tab_services: "Services", tab_counters: "Counters",
@@ -70,7 +70,7 @@ Luot.words({
     rating_link: "Rating screen link", make_rating_link: "Make link",
     rating_link_hint: "Make a code for the rating tablet at one counter, then open the link once on that tablet.",
     rating_link_once: "This link is shown only once. Open it on the tablet of counter {c} (it remembers it):",
-    rating_label: "Rating screen, counter {c}", copy: "Copy", copied: "Copied",
+    rating_label: "Rating screen, counter {c}", copy: "Copy", copied: "Copied", role_rating: "Rating screen",
     confirm_revoke: "Revoke token {l}? The device using it will stop working.", issuing_stopped: "Issuing stopped", issuing_on: "Issuing",
   },
 });
@@ -339,7 +339,7 @@ Luot.words({
     const tokens = await Luot.api("GET", "/api/v1/admin/tokens");
     $("tokens-table").replaceChildren(head("label", "role", "counters", "created", { text: "" }),
       ...tokens.map((k) => el("tr", { "data-token": k.id },
-        cell(el("b", {}, k.label)), cell(t("role_" + k.role)), cell(k.counter ? String(k.counter) : "—"),
+        cell(el("b", {}, k.label)), cell(t(k.role === "kiosk" && k.counter ? "role_rating" : "role_" + k.role)), cell(k.counter ? String(k.counter) : "—"),
         cell(new Date(k.created_at).toLocaleString(Luot.lang === "vi" ? "vi-VN" : "en-GB")),
         cell(el("button", { type: "button", class: "danger", onclick: async () => {
           if (!confirm(t("confirm_revoke", { l: k.label }))) return;

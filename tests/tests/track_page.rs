@@ -83,8 +83,9 @@ async fn next_view(ws: &mut WebSocketStream<TcpStream>) -> (TrackView, String) {
 
 /// A citizen opens the page from the QR code while two people wait before them: it shows the
 /// number biggest, the service and "2 ahead"; each call ahead lowers the count live; when
-/// their own number is called it says "Mời đến Quầy 1" and vibrates once; served and
-/// finished, it says done and stops following.
+/// their own number is called it says "Mời đến Quầy 1" and vibrates once (again for a
+/// recall, not for a re-sync when the page is shown again); served and finished, it says
+/// done and stops following.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_phone_page_follows_a_ticket_until_it_is_called() {
     let Some(browser) = phone().await else {
@@ -171,8 +172,9 @@ async fn the_phone_page_follows_a_ticket_until_it_is_called() {
 
     // A recall rings again; the same call re-sent (a re-sync) does not.
     let views = browser.js("return window.luotTrack.views;").await;
+    // A phone shown again (the page becomes visible) re-syncs at once.
     browser
-        .js("window.luotTrack.resync('test'); return true;")
+        .js("document.dispatchEvent(new Event('visibilitychange')); return true;")
         .await;
     browser
         .wait_js(
@@ -184,6 +186,14 @@ async fn the_phone_page_follows_a_ticket_until_it_is_called() {
         browser.js("return window.buzzes.length;").await.as_u64(),
         Some(1)
     );
+    let resynced = browser
+        .js("return window.luotTrack.resyncs.map((r) => r.reason);")
+        .await;
+    assert_eq!(resynced, serde_json::json!(["visible"]));
+    staff.counter_action(1, "recall").await.expect_status(200);
+    browser
+        .wait_js("the recall's vibration", "window.buzzes.length === 2")
+        .await;
 
     staff.counter_action(1, "start").await.expect_status(200);
     browser
@@ -207,7 +217,8 @@ async fn the_phone_page_follows_a_ticket_until_it_is_called() {
 }
 
 /// A mistyped or forged link gets a page that says plainly the ticket is not found (in
-/// Vietnamese and English) with status 404; so does a well-formed secret of another ticket id.
+/// Vietnamese and English) with status 404; so does a well-formed secret of another ticket
+/// id; a client that does not ask for HTML gets the JSON error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_track_gets_a_not_found_page() {
     let server = TestServer::start(options());
@@ -216,12 +227,17 @@ async fn an_unknown_track_gets_a_not_found_page() {
     let track = track_of(&ticket);
     let (_, mac) = track.split_once('-').unwrap();
     let anyone = server.api(None);
+    let browser_like = server
+        .api(None)
+        .with_header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
     for forged in [
         "nothing".to_owned(),
         format!("{}-{mac}", ticket.id + 1),
         format!("{}-", ticket.id),
     ] {
-        let reply = anyone.get(&format!("/t/{forged}")).await;
+        // A client that does not ask for HTML gets the API's JSON error.
+        anyone.get(&format!("/t/{forged}")).await.expect_error(404);
+        let reply = browser_like.get(&format!("/t/{forged}")).await;
         assert_eq!(reply.status, 404, "{forged}: {}", reply.body);
         assert!(
             reply
