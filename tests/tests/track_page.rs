@@ -403,3 +403,51 @@ async fn the_track_socket_refuses_unknown_tickets_and_bounds_each_address() {
     })
     .await;
 }
+
+/// Many phones following their tickets all get the view a call changes: 256 track sockets
+/// (32 tickets, 8 addresses) each receive the new view after one call; prints how long the
+/// last one took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_phones_all_see_a_call() {
+    let server = TestServer::start(options());
+    let staff = server.api_as("staff");
+    let kiosk = server.api_as("kiosk");
+    staff.open_counter(1).await;
+    let mut tickets = Vec::new();
+    for _ in 0..32 {
+        tickets.push(kiosk.issue_ticket("tnmt").await);
+    }
+    let mut phones = Vec::new();
+    for (i, ticket) in tickets.iter().enumerate() {
+        for k in 0..MAX_PER_TICKET {
+            let from = Ipv4Addr::new(
+                127,
+                0,
+                1,
+                u8::try_from((i * MAX_PER_TICKET + k) % 8 + 1).unwrap(),
+            );
+            let mut ws = track_ws(&server, &track_of(ticket), from).await.unwrap();
+            let (view, _) = next_view(&mut ws).await;
+            assert_eq!(view.ticket.id, ticket.id);
+            phones.push((ticket.id, view.ticket.ahead, ws));
+        }
+    }
+    let calling = Instant::now();
+    assert_eq!(staff.call_next(1).await.unwrap().id, tickets[0].id);
+    let mut slowest = std::time::Duration::ZERO;
+    for (id, ahead, ws) in &mut phones {
+        let (view, _) = next_view(ws).await;
+        assert_eq!(view.ticket.id, *id);
+        if *id == tickets[0].id {
+            assert_eq!(view.ticket.status, luot_shared::TicketStatus::Called);
+        } else {
+            assert_eq!(view.ticket.ahead + 1, *ahead, "one fewer ahead");
+        }
+        slowest = slowest.max(calling.elapsed());
+    }
+    eprintln!(
+        "{} track sockets: call → last phone has the new view: {} ms",
+        phones.len(),
+        slowest.as_millis()
+    );
+}
