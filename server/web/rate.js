@@ -228,16 +228,49 @@
   }
   $("skip").addEventListener("click", () => { if (exposed.current && exposed.screen === "reason") send(exposed.current, null); });
 
-  /** Sends a rating, retrying while the server cannot be reached; the screen says how it went. */
-  async function send(item, reason) {
+  // Ratings not yet sent are kept in storage too, so a tablet reloaded or restarted while
+  // the server was down still sends them (the server's window is its own bound).
+  const PENDING_KEY = "luot.rate.pending";
+  const MAX_PENDING = 20;
+  function loadPending() {
+    try { const list = JSON.parse(localStorage.getItem(PENDING_KEY) || "[]"); return Array.isArray(list) ? list : []; }
+    catch (e) { return []; }
+  }
+  function savePending(list) {
+    try { localStorage.setItem(PENDING_KEY, JSON.stringify(list.slice(-MAX_PENDING))); } catch (e) { /* storage full or off */ }
+  }
+  const keepPending = (p) => savePending(loadPending().filter((q) => q.id !== p.id).concat([p]));
+  const dropPending = (id) => savePending(loadPending().filter((q) => q.id !== id));
+
+  /** Ratings left unsent by an earlier load of the page, sent now without taking the screen. */
+  let resumed = false;
+  function resumePending() {
+    if (resumed) return;
+    resumed = true;
+    for (const p of loadPending()) {
+      if (Date.now() - p.started > SEND_GIVE_UP_MS) { dropPending(p.id); continue; }
+      send({ id: p.id, number: p.number, score: p.score }, p.reason, { quiet: true, started: p.started });
+    }
+  }
+
+  /**
+   * Sends a rating, retrying while the server cannot be reached; the screen says how it went
+   * (unless `quiet`: a rating resumed from storage after a reload).
+   */
+  async function send(item, reason, options = {}) {
     if (item.sending) return;
     item.sending = true;
     markAnswered(item.id);
-    const started = Date.now();
+    const started = options.started || Date.now();
+    keepPending({ id: item.id, number: item.number, score: item.score, reason, started });
+    try { await deliver(item, reason, started, !!options.quiet); } finally { dropPending(item.id); }
+  }
+
+  async function deliver(item, reason, started, quiet) {
     let attempt = 0;
     let wait = 1000;
-    let screen = message("sending", Luot.t("sending_title"), Luot.t("sending_text"));
-    const record = { ticket: item.id, number: item.number, score: item.score, reason, status: null, code: null, attempts: 0 };
+    let screen = quiet ? -1 : message("sending", Luot.t("sending_title"), Luot.t("sending_text"));
+    const record = { ticket: item.id, number: item.number, score: item.score, reason, status: null, code: null, attempts: 0, quiet };
     push(exposed.sent, record);
     const onScreen = () => shown === screen;
     for (;;) {
@@ -345,6 +378,7 @@
     if (exposed.unpaired !== null) { exposed.unpaired = null; idle(); }
     renderIdle();
     connect();
+    resumePending();
   }
 
   // --- The event stream ----------------------------------------------------------------------

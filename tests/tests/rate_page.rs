@@ -2,7 +2,8 @@
 //! server: paired once by `/rate#token=…`, it asks about each ticket its counter finishes,
 //! records the rating for that ticket, counter and staff member, never offers a rated
 //! ticket again, asks a reason after a low rating, returns to idle on its own, keeps
-//! retrying while the server is down, and says so when its token is revoked. Screenshots at
+//! retrying while the server is down (also across a reload), and says so when its token is
+//! revoked. Screenshots at
 //! tablet landscape (1280×800) and phone size (390×844) land in `target/screenshots/`.
 //!
 //! Without Chromium and chromedriver these tests print why and skip, except under CI.
@@ -307,55 +308,6 @@ async fn an_unanswered_question_returns_to_idle_and_the_newest_finish_wins() {
         .expect_status(200);
 }
 
-/// A rating chosen while the server is down is not lost: the tablet says it is not sent yet
-/// and keeps trying; once the server is back it is recorded once and the tablet thanks.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rating_made_while_the_server_is_down_is_sent_when_it_returns() {
-    let Some(browser) = Browser::start_with(BrowserOptions::new().viewport(1280, 800)).await else {
-        return;
-    };
-    let (mut server, staff) = center().await;
-    open_tablet(&browser, &server, &server.token("tablet"), "").await;
-    let before = server.api_as(ADMIN).seq().await;
-    let ticket = serve_one(&server, &staff).await;
-    wait_question(&browser, &ticket.number).await;
-    server.kill9();
-    browser.click("#choices [data-score='5']").await;
-    browser
-        .wait_js(
-            "the honest retry",
-            "document.getElementById('message').dataset.kind === 'retrying'",
-        )
-        .await;
-    let text = browser.text("#message").await;
-    assert!(text.contains("Chưa gửi được"), "{text}");
-    browser.screenshot("rate-retrying-1280x800.png").await;
-    server.restart_same_port();
-    browser
-        .wait_js_for(
-            Duration::from_secs(30),
-            "the thanks after the server returned",
-            "document.getElementById('message').dataset.kind === 'thanks'",
-        )
-        .await;
-    match rated_event(&server, before, ticket.id).await {
-        Event::TicketRated { score, counter, .. } => assert_eq!((score, counter), (5, 1)),
-        other => panic!("{other:?}"),
-    }
-    let ratings = {
-        let mut ws = server.ws(&server.token(ADMIN), Some(before)).await;
-        let end = server.api_as(ADMIN).seq().await;
-        ws.events_through(end)
-            .await
-            .into_iter()
-            .filter(
-                |r| matches!(&r.event, Event::TicketRated { ticket: t, .. } if t.id == ticket.id),
-            )
-            .count()
-    };
-    assert_eq!(ratings, 1);
-}
-
 /// A tablet whose token is revoked shows at once that it is no longer paired (close 4401);
 /// one without a token says how to pair it; a kiosk token without a counter is refused as
 /// not a rating device.
@@ -532,4 +484,81 @@ async fn an_admin_sets_the_reasons_and_makes_a_rating_link() {
         )
         .await;
     assert!(browser.text("#idle").await.contains("Quầy 3"));
+}
+
+/// A rating not yet sent is kept in the browser's storage until the server takes it, and a
+/// tablet reloaded with one kept (it crashed or was restarted meanwhile) sends it once
+/// paired again, without taking the screen; each is recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsent_rating_is_kept_until_the_server_takes_it() {
+    let Some(browser) = Browser::start_with(BrowserOptions::new().viewport(1280, 800)).await else {
+        return;
+    };
+    let (mut server, staff) = center().await;
+    open_tablet(&browser, &server, &server.token("tablet"), "").await;
+    let before = server.api_as(ADMIN).seq().await;
+    let first = serve_one(&server, &staff).await;
+    wait_question(&browser, &first.number).await;
+    server.kill9();
+    browser.click("#choices [data-score='3']").await;
+    browser
+        .wait_js(
+            "the honest retry",
+            "document.getElementById('message').dataset.kind === 'retrying'",
+        )
+        .await;
+    let text = browser.text("#message").await;
+    assert!(text.contains("Chưa gửi được"), "{text}");
+    browser.screenshot("rate-retrying-1280x800.png").await;
+    let kept = "return JSON.parse(localStorage.getItem('luot.rate.pending') || '[]').map((p) => [p.id, p.score]);";
+    assert_eq!(browser.js(kept).await, serde_json::json!([[first.id, 3]]));
+    server.restart_same_port();
+    browser
+        .wait_js_for(
+            Duration::from_secs(30),
+            "the thanks after the server returned",
+            "document.getElementById('message').dataset.kind === 'thanks'",
+        )
+        .await;
+    assert_eq!(browser.js(kept).await, serde_json::json!([]));
+
+    // A reload finds a rating an earlier load could not send, and sends it.
+    let second = serve_one(&server, &staff).await;
+    wait_question(&browser, &second.number).await;
+    browser
+        .js(&format!(
+            "localStorage.setItem('luot.rate.pending', JSON.stringify([{{ id: {}, number: '{}', score: 2, started: Date.now() }}])); return true;",
+            second.id, second.number
+        ))
+        .await;
+    browser
+        .goto(&format!("{}/rate?reload=1", server.base_url()))
+        .await;
+    browser
+        .wait_js(
+            "the kept rating sent after the reload",
+            "window.luotRate.sent.some((s) => s.quiet && s.status === 200) && window.luotRate.screen === 'idle'",
+        )
+        .await;
+    assert_eq!(browser.js(kept).await, serde_json::json!([]));
+    let mut ws = server.ws(&server.token(ADMIN), Some(before)).await;
+    let end = server.api_as(ADMIN).seq().await;
+    let ratings: Vec<TicketId> = ws
+        .events_through(end)
+        .await
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::TicketRated { ticket, .. } => Some(ticket.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ratings, [first.id, second.id], "each recorded once");
+    for (ticket, expected) in [(&first, 3), (&second, 2)] {
+        match rated_event(&server, before, ticket.id).await {
+            Event::TicketRated { score, counter, .. } => {
+                assert_eq!((score, counter), (expected, 1));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
