@@ -121,11 +121,16 @@ async fn the_phone_page_follows_a_ticket_until_it_is_called() {
         .js("const n = parseFloat(getComputedStyle(document.getElementById('number')).fontSize); return [...document.querySelectorAll('main *')].every((e) => e.id === 'number' || parseFloat(getComputedStyle(e).fontSize) < n);")
         .await;
     assert_eq!(biggest.as_bool(), Some(true), "the number is the biggest");
+    let hint = browser.text("#touch-hint").await;
+    assert!(
+        hint.contains("Chạm vào trang"),
+        "the page asks for the touch: {hint}"
+    );
+    browser.screenshot("track-waiting-390x844.png").await;
     // A test stand-in for the vibration motor, and the touch browsers require before it.
     browser
         .js("window.buzzes = []; navigator.vibrate = (p) => { window.buzzes.push(p); return true; }; document.dispatchEvent(new Event('pointerdown')); return true;")
         .await;
-    browser.screenshot("track-waiting-390x844.png").await;
 
     let called = staff.call_next(1).await.unwrap();
     assert_eq!(called.id, first.id);
