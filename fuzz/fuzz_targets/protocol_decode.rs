@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use luot_shared::domain::TicketRef;
 use luot_shared::protocol::{
     ClientMessage, ErrorBody, Event, IssueRequest, LoginRequest, LoginResponse, RatingRequest,
-    Recorded, ServerMessage, StateView, TrackView, TransferRequest,
+    Recorded, ServerMessage, StateView, TrackMessage, TrackView, TransferRequest,
 };
 use luot_shared::{CenterConfig, Ticket};
 use serde::Serialize;
@@ -98,4 +98,5 @@ fuzz_target!(|data: &[u8]| {
     check::<ErrorBody>(text);
     check::<StateView>(text);
     check::<TrackView>(text);
+    check::<TrackMessage>(text);
 });

@@ -1,4 +1,4 @@
-//! The queue API: state, tickets, counter actions, tracking.
+//! The queue API: state, tickets, counter actions (tracking is in [`crate::track`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use luot_shared::engine::{Rater, Reply};
 use luot_shared::protocol::{
-    IssueRequest, RatingRequest, Role, StateView, TicketView, TrackView, TransferRequest,
+    IssueRequest, RatingRequest, Role, StateView, TicketView, TransferRequest,
 };
 use luot_shared::{Command, CounterId, TicketId};
 use sha2::{Digest as _, Sha256};
@@ -28,7 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tickets/{id}/reinstate", post(reinstate))
         .route("/api/v1/counters/{id}", get(counter))
         .route("/api/v1/counters/{id}/{action}", post(counter_action))
-        .route("/api/v1/track/{track}", get(track))
 }
 
 async fn state(State(app): State<AppState>, _who: Principal) -> Json<StateView> {
@@ -254,17 +253,4 @@ async fn counter_action(
         Reply::Counter(view) => Ok(Json(*view).into_response()),
         Reply::Ok => Ok(StatusCode::NO_CONTENT.into_response()),
     }
-}
-
-async fn track(State(app): State<AppState>, Path(track): Path<String>) -> Result<Json<TrackView>> {
-    let missing = || ApiError::NotFound("no such ticket today".into());
-    let id = app.auth.verify_track(&track).ok_or_else(missing)?;
-    let mut ticket = app.engine.ticket(id).await?.ok_or_else(missing)?;
-    ticket.track = Some(track);
-    let published = app.engine.published();
-    Ok(Json(TrackView {
-        ticket,
-        center: published.view.center.clone(),
-        recent_calls: published.view.recent_calls.clone(),
-    }))
 }

@@ -7,9 +7,10 @@
 //! - [`engine_task`]: the single writer: bounded job queue, group commit, broadcast
 //! - [`clock`]: the one injectable source of time, and the detection of clock steps
 //! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
-//! - [`api`], [`account`], [`users`], [`reports`], [`ws`]: the API routes, each module with
-//!   its `router()`
-//! - [`pages`]: the web pages (counter console, admin), embedded in the binary
+//! - [`api`], [`account`], [`users`], [`reports`], [`ws`], [`track`]: the API routes, each
+//!   module with its `router()`
+//! - [`pages`]: the web pages (counter console, admin, lobby screen, rating tablet, phone
+//!   tracking), embedded in the binary
 //! - [`error`]: `ApiError` and the JSON extractors
 //! - [`metrics`]: Prometheus text
 //!
@@ -31,6 +32,7 @@ pub mod quota;
 pub mod reports;
 pub mod serve;
 pub mod store;
+pub mod track;
 pub mod users;
 pub mod ws;
 
@@ -119,6 +121,7 @@ pub fn app(state: AppState) -> Router {
         .merge(users::router())
         .merge(pages::router())
         .merge(ws::router())
+        .merge(track::router())
         .merge(backup::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {

@@ -5,17 +5,20 @@
 //! Content-Security-Policy.
 //!
 //! `/counter` and `/admin` use the session cookie; `/display`, the lobby screen for smart
-//! TVs, is public HTML whose script authenticates with the display's device token.
+//! TVs, and `/rate`, the counter's rating tablet, are public HTML whose scripts authenticate
+//! with their device token. `/t/{track}`, the phone page of one ticket, is served only for a
+//! genuine secret of a ticket in today's queue (else a plain "not found" page, `404`).
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use luot_shared::protocol::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, Path};
 
 const APP_CSS: &str = include_str!("../web/app.css");
 const APP_JS: &str = include_str!("../web/app.js");
@@ -29,6 +32,13 @@ const DISPLAY_HTML: &str = include_str!("../web/display.html");
 const DISPLAY_JS: &str = include_str!("../web/display.js");
 const DISPLAY_VOICE_JS: &str = include_str!("../web/display-voice.js");
 const DISPLAY_CSS: &str = include_str!("../web/display.css");
+const RATE_HTML: &str = include_str!("../web/rate.html");
+const RATE_JS: &str = include_str!("../web/rate.js");
+const RATE_CSS: &str = include_str!("../web/rate.css");
+const TRACK_HTML: &str = include_str!("../web/track.html");
+const TRACK_MISSING_HTML: &str = include_str!("../web/track-missing.html");
+const TRACK_JS: &str = include_str!("../web/track.js");
+const TRACK_CSS: &str = include_str!("../web/track.css");
 /// Served by `/display` for screens whose browser has no font with every Vietnamese letter.
 const FONT_REGULAR: &[u8] = include_bytes!("../web/fonts/DejaVuSans.ttf");
 const FONT_BOLD: &[u8] = include_bytes!("../web/fonts/DejaVuSans-Bold.ttf");
@@ -45,6 +55,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/display",
             get(|| async { html(StatusCode::OK, DISPLAY_HTML) }),
+        )
+        // The counter's rating tablet: public HTML; its script reads the token from the
+        // fragment, which never reaches the server.
+        .route("/rate", get(|| async { html(StatusCode::OK, RATE_HTML) }))
+        .route("/t/{track}", get(track_page))
+        .route(
+            "/static/rate.js",
+            get(|| async { asset("text/javascript; charset=utf-8", RATE_JS) }),
+        )
+        .route(
+            "/static/rate.css",
+            get(|| async { asset("text/css; charset=utf-8", RATE_CSS) }),
+        )
+        .route(
+            "/static/track.js",
+            get(|| async { asset("text/javascript; charset=utf-8", TRACK_JS) }),
+        )
+        .route(
+            "/static/track.css",
+            get(|| async { asset("text/css; charset=utf-8", TRACK_CSS) }),
         )
         .route(
             "/static/app.css",
@@ -131,6 +161,33 @@ fn font(body: &'static [u8]) -> Response {
         HeaderValue::from_static("public, max-age=604800"),
     );
     response
+}
+
+/// The phone page of one ticket, for the secret printed on it: the same check as the
+/// tracking API, so a mistyped or stale link gets a page that says so (and a `404`); a
+/// client that does not ask for HTML gets the API's JSON error instead.
+async fn track_page(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(track): Path<String>,
+) -> Response {
+    match crate::track::lookup(&app, &track).await {
+        Ok(_) => html(StatusCode::OK, TRACK_HTML),
+        Err(e @ ApiError::NotFound(_)) => {
+            let wants_html = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"));
+            if wants_html {
+                html(StatusCode::NOT_FOUND, TRACK_MISSING_HTML)
+            } else {
+                e.into_response()
+            }
+        }
+        // The server cannot look right now (store failing, stopping): the page itself
+        // retries over its socket.
+        Err(_) => html(StatusCode::OK, TRACK_HTML),
+    }
 }
 
 /// The counter console; it shows its own login form when there is no session.

@@ -37,17 +37,17 @@ use crate::auth::{Credential, Principal};
 use crate::error::{ApiError, Query, Result};
 
 /// Largest text message a client may send (they only send pings).
-const MAX_CLIENT_MESSAGE: usize = 4096;
+pub(crate) const MAX_CLIENT_MESSAGE: usize = 4096;
 /// Most missed events replayed from the log for `since`; further back gets a snapshot.
 const MAX_REPLAY: u64 = 10_000;
 /// Ping period, and how long a silent peer is kept.
-const PING_EVERY: Duration = Duration::from_secs(20);
-const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(20);
+pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// A send that cannot complete in this time means the peer stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Per-connection socket buffers: small, because a display receives little and there may be
 /// thousands of them.
-const BUFFER: usize = 4096;
+pub(crate) const BUFFER: usize = 4096;
 
 /// Close code when the connection's credential was taken away (revoked token, ended session,
 /// disabled account). Clients show it and do not retry at once.
@@ -132,7 +132,10 @@ async fn upgrade(
 /// The send is tried once first: almost always the socket takes the frame at once, and a
 /// timer is armed only when it does not (a timer per frame costs more than the send itself
 /// when a call goes out to thousands of screens).
-async fn send(socket: &mut WebSocket, message: Message) -> std::result::Result<(), &'static str> {
+pub(crate) async fn send(
+    socket: &mut WebSocket,
+    message: Message,
+) -> std::result::Result<(), &'static str> {
     let mut sending = std::pin::pin!(socket.send(message));
     let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
     let result = match first {
@@ -145,7 +148,7 @@ async fn send(socket: &mut WebSocket, message: Message) -> std::result::Result<(
     result.map_err(|_| "send failed")
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+pub(crate) async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),

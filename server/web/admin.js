@@ -32,6 +32,11 @@ Luot.words({
     clock_back: "Đồng hồ máy chủ bị chỉnh lùi {d} lúc {at}.", clock_forward: "Đồng hồ máy chủ bị chỉnh tới {d} lúc {at}.",
     clock_note: "Thời gian ghi nhận theo đồng hồ đã chỉnh; thứ tự sự kiện không đổi. Hãy kiểm tra NTP của máy chủ.",
     rating_window: "Thời hạn đánh giá sau khi xong (phút)",
+    ticket_footer: "Dòng cuối phiếu in", rating_reasons: "Lý do khi chưa hài lòng (mỗi dòng một lý do)",
+    rating_link: "Liên kết máy đánh giá", make_rating_link: "Tạo liên kết",
+    rating_link_hint: "Tạo mã cho máy tính bảng đánh giá đặt tại một quầy, rồi mở liên kết trên máy đó một lần.",
+    rating_link_once: "Liên kết chỉ hiện một lần. Mở nó trên máy tính bảng của quầy {c} (máy sẽ tự ghi nhớ):",
+    rating_label: "Máy đánh giá quầy {c}", copy: "Chép", copied: "Đã chép", role_rating: "Máy đánh giá",
   },
   en: {
     tab_dashboard: "Live", tab_center: "Center", tab_services: "Services", tab_counters: "Counters",
@@ -61,6 +66,11 @@ Luot.words({
     clock_back: "The server clock was set back {d} at {at}.", clock_forward: "The server clock was set forward {d} at {at}.",
     clock_note: "Times are recorded by the corrected clock; the order of events is unchanged. Check the server's NTP.",
     rating_window: "Rating window after finish (minutes)",
+    ticket_footer: "Ticket footer line", rating_reasons: "Reasons for a low rating (one per line)",
+    rating_link: "Rating screen link", make_rating_link: "Make link",
+    rating_link_hint: "Make a code for the rating tablet at one counter, then open the link once on that tablet.",
+    rating_link_once: "This link is shown only once. Open it on the tablet of counter {c} (it remembers it):",
+    rating_label: "Rating screen, counter {c}", copy: "Copy", copied: "Copied", role_rating: "Rating screen",
     confirm_revoke: "Revoke token {l}? The device using it will stop working.", issuing_stopped: "Issuing stopped", issuing_on: "Issuing",
   },
 });
@@ -175,6 +185,8 @@ Luot.words({
       ...row("issue_until", input("center.issue_until", timeValue(c.issue_until), { type: "time" }), "center.issue_until"),
       ...row("close_at", input("center.close", timeValue(c.close), { type: "time" }), "center.close"),
       ...row("ticker", input("center.ticker", c.ticker || "", { maxlength: 300 }), "center.ticker"),
+      ...row("ticket_footer", input("center.ticket_footer", c.ticket_footer || "", { maxlength: 160 }), "center.ticket_footer"),
+      ...row("rating_reasons", el("textarea", { "data-field": "center.rating_reasons", rows: 4 }, (c.rating_reasons || []).join("\n")), "center.rating_reasons"),
       ...row("rating_window", input("center.rating_window_min", c.rating_window_min ?? 10, { type: "number", min: 1, max: 720 }), "center.rating_window_min"),
       ...row("priority_mode", modeSel, "center.priority.mode"),
       ...row("interleave_n", input("center.priority.interleave", p.interleave, { type: "number", min: 1 }), "center.priority.interleave"),
@@ -222,6 +234,8 @@ Luot.words({
     c.issue_until = time("center.issue_until");
     c.close = time("center.close");
     c.ticker = (value("center.ticker") || "").trim() || undefined;
+    c.ticket_footer = (value("center.ticket_footer") || "").trim() || undefined;
+    c.rating_reasons = (value("center.rating_reasons") || "").split("\n").map((r) => r.trim()).filter(Boolean);
     c.rating_window_min = num("center.rating_window_min");
     c.priority = { mode: value("center.priority.mode"), interleave: num("center.priority.interleave"),
       escalate_after_min: num("center.priority.escalate_after_min") };
@@ -321,10 +335,11 @@ Luot.words({
 
   // ---- device tokens
   async function loadTokens() {
+    renderRatingCounters();
     const tokens = await Luot.api("GET", "/api/v1/admin/tokens");
     $("tokens-table").replaceChildren(head("label", "role", "counters", "created", { text: "" }),
       ...tokens.map((k) => el("tr", { "data-token": k.id },
-        cell(el("b", {}, k.label)), cell(t("role_" + k.role)), cell(k.counter ? String(k.counter) : "—"),
+        cell(el("b", {}, k.label)), cell(t(k.role === "kiosk" && k.counter ? "role_rating" : "role_" + k.role)), cell(k.counter ? String(k.counter) : "—"),
         cell(new Date(k.created_at).toLocaleString(Luot.lang === "vi" ? "vi-VN" : "en-GB")),
         cell(el("button", { type: "button", class: "danger", onclick: async () => {
           if (!confirm(t("confirm_revoke", { l: k.label }))) return;
@@ -347,6 +362,33 @@ Luot.words({
       f.reset();
       loadTokens();
     } catch (e) { $("token-error").textContent = e.message; }
+  });
+
+  // ---- rating tablets: a kiosk token tied to one counter, handed over as a /rate link
+  function renderRatingCounters() {
+    const select = $("rating-counter");
+    const chosen = select.value;
+    select.replaceChildren(...state.counters.map((c) => el("option", { value: c.id, selected: String(c.id) === chosen }, c.name)));
+  }
+  $("rating-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    $("rating-error").textContent = "";
+    const counter = Number(f.counter.value);
+    const body = { role: "kiosk", counter, label: f.label.value.trim() || t("rating_label", { c: counter }) };
+    try {
+      const r = await Luot.api("POST", "/api/v1/admin/tokens", body);
+      const link = `${location.origin}/rate#token=${encodeURIComponent(r.token)}`;
+      const box = $("rating-secret");
+      const copy = el("button", { type: "button", onclick: async () => {
+        try { await navigator.clipboard.writeText(link); copy.textContent = t("copied"); }
+        catch (e) { const sel = getSelection(); const range = document.createRange(); range.selectNodeContents($("rating-link")); sel.removeAllRanges(); sel.addRange(range); }
+      } }, t("copy"));
+      box.hidden = false;
+      box.replaceChildren(el("div", {}, t("rating_link_once", { c: counter })), el("b", { id: "rating-link" }, link), " ", copy);
+      f.label.value = "";
+      loadTokens();
+    } catch (e) { $("rating-error").textContent = e.message; }
   });
 
   // ---- reports
@@ -391,6 +433,7 @@ Luot.words({
   // ---- live updates
   function renderAll() {
     if (tab === "dashboard") renderDashboard();
+    if (tab === "devices") renderRatingCounters();
   }
   Luot.follow(async (s) => {
     const configChanged = s.services.length !== state.services.length || s.counters.length !== state.counters.length;

@@ -524,13 +524,72 @@ impl Role {
     }
 }
 
-/// `GET /api/v1/track/{track}`.
+/// One ticket as its holder follows it on a phone (`GET /api/v1/track/{track}`, and the
+/// `track` message of `/ws/track/{track}`). Of the other citizens it shows no more than a
+/// lobby screen does: the numbers called and the counters they were called to; never their
+/// ticket ids, track secrets, priority categories or the staff who serve them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackView {
     /// The ticket, with position and estimate.
     pub ticket: TicketView,
+    /// The name of the counter the ticket is called to, served at, or named for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_name: Option<String>,
     /// Center name.
     pub center: String,
-    /// Tickets most recently called, for context.
-    pub recent_calls: Vec<RecentCall>,
+    /// Tickets most recently called, newest first, as the lobby screen shows them.
+    pub recent_calls: Vec<LobbyCall>,
+}
+
+/// A call as the lobby screen shows it: a number and a counter, nothing else about the
+/// citizen who holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LobbyCall {
+    /// The printed number called.
+    pub number: String,
+    /// The counter it was called to.
+    pub counter: CounterId,
+    /// That counter's name.
+    pub counter_name: String,
+    /// When.
+    pub at: Timestamp,
+    /// Whether it was a recall.
+    pub recall: bool,
+}
+
+/// Messages from the server on `/ws/track/{track}`, the live channel of a phone following
+/// one ticket. The secret in the path is the only credential: an invalid or unknown one is
+/// answered `404` before any upgrade.
+///
+/// The server sends `track` once on connect and again whenever the view changes (the
+/// ticket's own transitions, its position or estimate, a call shown to the lobby), at most
+/// about four times a second, never twice the same view; it pings, answers
+/// [`ClientMessage::Ping`] with `pong`, and closes with [`TrackMessage::CLOSE_GONE`] when the
+/// ticket leaves today's queue (the business day changed) and 1001 when it stops.
+#[allow(clippy::large_enum_variant)] // one per change of one ticket; boxing gains nothing
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TrackMessage {
+    /// The ticket's view as of now.
+    Track {
+        /// The view.
+        view: TrackView,
+    },
+    /// Answer to a client ping.
+    Pong,
+    /// The client sent something the server cannot take.
+    Error {
+        /// What is wrong.
+        error: ErrorDetail,
+    },
+}
+
+impl TrackMessage {
+    /// Close code of `/ws/track/{track}` once the ticket is no longer in today's queue.
+    pub const CLOSE_GONE: u16 = 4404;
+
+    /// Decodes a text frame from the server.
+    pub fn decode(text: &str) -> Result<TrackMessage, serde_json::Error> {
+        serde_json::from_str(text)
+    }
 }

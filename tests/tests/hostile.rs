@@ -697,6 +697,9 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
     ("POST", "/api/v1/counters/1/{2}", None),
     ("GET", "/api/v1/track/{1}", None),
     ("GET", "/api/v1/track/{1}-{2}", None),
+    ("GET", "/ws/track/{1}", None),
+    ("GET", "/ws/track/{1}-{2}", None),
+    ("GET", "/t/{1}-{2}", None),
     ("DELETE", "/api/v1/admin/tokens/{1}", None),
     (
         "PATCH",
