@@ -522,10 +522,10 @@ impl Kiosk {
     }
 
     /// Waits up to `limit` for the dispenser's answer and shows it (tests, screenshots);
-    /// says whether it came.
+    /// says whether it is in (a frame may have taken it already).
     pub fn await_outcome(&mut self, limit: Duration) -> bool {
         let Some(rx) = &self.answer else {
-            return false;
+            return !matches!(self.page, Page::Issuing { .. });
         };
         let outcome = match rx.recv_timeout(limit) {
             Ok(outcome) => outcome,

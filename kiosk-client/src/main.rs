@@ -174,7 +174,7 @@ fn run_screen(args: &ScreenArgs) -> anyhow::Result<()> {
     let (screen, link_repaint): (Screen, Arc<dyn Fn() + Send + Sync>) = match args.mode {
         Mode::Kiosk => {
             let dispenser = dispenser(args, &shared)?;
-            let guide: Arc<dyn Guide> = if args.mute || screenshot {
+            let guide: Arc<dyn Guide> = if args.mute {
                 Arc::new(NoGuide("no voice guide on this kiosk".into()))
             } else {
                 Arc::new(EspeakGuide::spawn(&args.espeak_voice, repaint.clone()))

@@ -183,26 +183,21 @@ pub fn button(
     ui.painter()
         .rect_filled(rect, CornerRadius::same(radius as u8), fill);
     let pad = (rect.height() * 0.1).clamp(8.0, 28.0);
-    let mut job = LayoutJob::default();
-    for (i, (text, size, bold)) in content.iter().enumerate() {
-        let text = if i + 1 < content.len() {
-            format!("{text}\n")
-        } else {
-            text.clone()
-        };
-        job.append(
-            &text,
-            0.0,
-            egui::TextFormat {
-                font_id: font(*size, *bold),
-                color: ink,
-                ..Default::default()
-            },
-        );
+    // Long words on a narrow button: smaller type rather than text cut off.
+    let mut shrink = 1.0;
+    let mut galley =
+        ui.painter()
+            .layout_job(job_of(content, ink, rect.width() - 2.0 * pad, shrink));
+    for _ in 0..6 {
+        let room = rect.height() - pad;
+        if galley.size().y <= room && galley.size().x <= rect.width() - pad {
+            break;
+        }
+        shrink *= 0.88;
+        galley = ui
+            .painter()
+            .layout_job(job_of(content, ink, rect.width() - 2.0 * pad, shrink));
     }
-    job.wrap.max_width = rect.width() - 2.0 * pad;
-    job.halign = Align::Center;
-    let galley = ui.painter().layout_job(job);
     let pos = rect.center() - galley.rect.center().to_vec2();
     ui.painter().with_clip_rect(rect).galley(pos, galley, ink);
     let label: String = content
@@ -218,6 +213,29 @@ pub fn button(
     };
     response.widget_info(|| egui::WidgetInfo::labeled(role, enabled, &label));
     response
+}
+
+fn job_of(content: &[Line], ink: Color32, width: f32, shrink: f32) -> LayoutJob {
+    let mut job = LayoutJob::default();
+    for (i, (text, size, bold)) in content.iter().enumerate() {
+        let text = if i + 1 < content.len() {
+            format!("{text}\n")
+        } else {
+            text.clone()
+        };
+        job.append(
+            &text,
+            0.0,
+            egui::TextFormat {
+                font_id: font(*size * shrink, *bold),
+                color: ink,
+                ..Default::default()
+            },
+        );
+    }
+    job.wrap.max_width = width;
+    job.halign = Align::Center;
+    job
 }
 
 /// Cells of a grid of `n` tiles in `area`, `cols` wide, each at least `min_h` tall: the cells

@@ -86,6 +86,18 @@ fn header(ui: &mut egui::Ui, f: &Frame, v: &View<'_>) -> Rect {
         if let Some(p) = prompt {
             items.push((p, 56.0 * s, true, INK));
         }
+        if matches!(v.page, Page::Start) && b.can_issue() {
+            items.push((
+                lang.pick(
+                    "Lấy số xong, mời ngồi chờ đến khi số của bạn hiện trên màn hình gọi số",
+                    "With your number, please sit and wait until it shows on the calling screen",
+                )
+                .to_owned(),
+                34.0 * s,
+                false,
+                INK,
+            ));
+        }
         let text_rect = if printer.is_some() {
             Rect::from_min_max(inner.min, pos2(inner.right(), inner.bottom() - 130.0 * s))
         } else {
@@ -98,7 +110,7 @@ fn header(ui: &mut egui::Ui, f: &Frame, v: &View<'_>) -> Rect {
             notice(ui, strip, &p, 36.0 * s);
         }
     } else {
-        let clock_w = 220.0 * s;
+        let clock_w = 320.0 * s;
         let clock = Rect::from_min_max(pos2(inner.right() - clock_w, inner.top()), inner.max);
         lines(ui, clock, &[(b.clock.clone(), 72.0 * s, true, INK)]);
         let left = Rect::from_min_max(inner.min, pos2(clock.left() - 16.0 * s, inner.bottom()));
@@ -358,7 +370,7 @@ fn result(
     match outcome {
         Outcome::Printed { ticket } | Outcome::NotPrinted { ticket, .. } => {
             let number = luot_display::text::nfc(&ticket.number);
-            let size = (area.height() * 0.26)
+            let size = (area.height() * 0.33)
                 .min(area.width() / (number.chars().count().max(3) as f32 * 0.66));
             items.push((
                 lang.pick("Số của bạn", "Your number").to_owned(),
@@ -494,13 +506,7 @@ fn footer(ui: &mut egui::Ui, f: &Frame, v: &View<'_>, action: &mut Option<Action
             lang.pick("Đang chuẩn bị giọng nói…", "Preparing the voice…"),
             false,
         ),
-        GuideStatus::Unavailable(_) => (
-            lang.pick(
-                "Không có hướng dẫn bằng giọng nói",
-                "Voice guide unavailable",
-            ),
-            false,
-        ),
+        GuideStatus::Unavailable(_) => (lang.pick("Không có giọng nói", "No voice guide"), false),
     };
     buttons.push((voice.into(), Action::Speak, can));
     buttons.push((
