@@ -417,9 +417,12 @@ impl RatingDevice {
         }
     }
 
-    /// Waits up to `limit` for the sender's answer (tests); says whether it came.
+    /// Waits up to `limit` for the sender's answer (tests); says whether it is in (a frame
+    /// may have taken it already).
     pub fn await_answer(&mut self, limit: Duration) -> bool {
-        let Some(rx) = &self.answer else { return false };
+        let Some(rx) = &self.answer else {
+            return !matches!(self.page, RatingPage::Sending { .. });
+        };
         match rx.recv_timeout(limit) {
             Ok(reply) => {
                 let now = self.clock.now();
