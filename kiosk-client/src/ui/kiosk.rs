@@ -72,7 +72,12 @@ fn header(ui: &mut egui::Ui, f: &Frame, v: &View<'_>) -> Rect {
         )),
         _ => None,
     };
-    let printer = words::printer_notice(lang, b.printer.problem.as_ref(), b.printer.paper_low);
+    // On the start page only: a result says what happened to its own ticket.
+    let printer = if matches!(v.page, Page::Start) {
+        words::printer_notice(lang, b.printer.problem.as_ref(), b.printer.paper_low)
+    } else {
+        None
+    };
     let inner = f.header.shrink2(vec2(32.0 * s, 16.0 * s));
     let mut body = f.body;
     if f.portrait {
@@ -238,15 +243,28 @@ enum Tile<'a> {
 
 /// How many fields a page of the grid holds, for the paging buttons.
 fn per_page(f: &Frame, body: Rect, n: usize) -> usize {
-    let (_, per) = grid(body, n, cols(f, body), min_tile(f), 300.0 * f.scale, f.gap);
+    let (_, per) = grid(
+        body,
+        n,
+        cols(f, body, n),
+        min_tile(f),
+        300.0 * f.scale,
+        f.gap,
+    );
     per
 }
 
-fn cols(f: &Frame, body: Rect) -> usize {
+fn cols(f: &Frame, body: Rect, n: usize) -> usize {
     if f.portrait {
         if body.width() >= 700.0 { 2 } else { 1 }
     } else {
-        3
+        // A fourth column before a second page, while tiles stay wide enough to read.
+        let (_, per) = grid(body, n, 3, min_tile(f), 300.0 * f.scale, f.gap);
+        if per >= n || body.width() < 1150.0 {
+            3
+        } else {
+            4
+        }
     }
 }
 
@@ -267,7 +285,7 @@ fn tile_grid(
     let (cells, per) = grid(
         body,
         tiles.len(),
-        cols(f, body),
+        cols(f, body, tiles.len()),
         min_tile(f),
         300.0 * s,
         f.gap,
