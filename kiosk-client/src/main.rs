@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use luot_display::app::{Geometry, ScreenshotJob, ScreenshotResult};
-use luot_display::audio::Clip;
 use luot_display::link::{self, LinkConfig, Shared};
 use luot_display::voice::{Espeak, Voice};
 use luot_kiosk::app::clock::SystemClock;
@@ -128,7 +127,6 @@ fn voice_test(wav: Option<PathBuf>, voice: &str) -> anyhow::Result<()> {
             luot_display::audio::AudioOut::play(&mut out, &clip)?;
         }
     }
-    let _: &Clip = &clip;
     Ok(())
 }
 

@@ -292,7 +292,7 @@ pub struct RatingView<'a> {
     pub reasons: &'a [String],
     /// Not paired any more (the server closed with 4401, or refused the token).
     pub unpaired: bool,
-    /// Offline for this many seconds, if offline.
+    /// The connection is lost (the screen says so while idle).
     pub offline: bool,
 }
 
@@ -368,7 +368,7 @@ impl RatingDevice {
             (
                 view.map(|v| nfc(&v.center)).unwrap_or_default(),
                 name,
-                matches!(live.link, LinkState::Offline { .. } | LinkState::Connecting),
+                matches!(live.link, LinkState::Offline { .. }),
                 matches!(live.link, LinkState::Refused { .. }),
             )
         };

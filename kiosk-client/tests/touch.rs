@@ -560,3 +560,24 @@ fn portrait_puts_the_field_buttons_below_the_top_third() {
     let name = s.harness.get_by_label("Trung tâm Hành chính công").rect();
     assert!(name.bottom() <= PORTRAIT.y / 3.0, "{name:?}");
 }
+
+/// Without a voice the guide button says "Không có giọng nói" and is no button.
+#[test]
+fn a_kiosk_without_a_voice_says_so() {
+    let (shared, notes) = center(true);
+    let kiosk = Kiosk::new(
+        shared,
+        notes,
+        FakeDispenser::new(Answer::Printed),
+        Arc::new(luot_kiosk::voice_guide::NoGuide("no espeak-ng".into())),
+        Arc::new(ManualClock::new()),
+    );
+    let mut harness = Harness::builder()
+        .with_size(PORTRAIT)
+        .with_context_setup(install_fonts)
+        .build_ui_state(|ui, kiosk: &mut Kiosk| kiosk.show(ui), kiosk);
+    harness.run();
+    assert!(harness.query_by_label("Không có giọng nói").is_some());
+    assert!(!has_button(&harness, "giọng nói"));
+    assert!(has_button(&harness, "Tài nguyên - Môi trường"));
+}
