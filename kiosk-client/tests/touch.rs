@@ -111,7 +111,14 @@ impl Dispenser for FakeDispenser {
     }
 
     fn printer_status(&self) -> PrinterStatus {
-        PrinterStatus::default()
+        match self.answer {
+            Answer::NotPrinted => PrinterStatus {
+                problem: Some(PrinterProblem::PaperOut),
+                paper_low: false,
+                answers_status: true,
+            },
+            _ => PrinterStatus::default(),
+        }
     }
 }
 
@@ -580,4 +587,41 @@ fn a_kiosk_without_a_voice_says_so() {
     assert!(harness.query_by_label("Không có giọng nói").is_some());
     assert!(!has_button(&harness, "giọng nói"));
     assert!(has_button(&harness, "Tài nguyên - Môi trường"));
+}
+
+/// The printer watch asks the dispenser off the UI thread; a printer out of paper is shown on
+/// the start page, and the fields stay touchable (the number will be shown on screen).
+#[test]
+fn a_printer_problem_is_shown_on_the_start_page() {
+    let fake = FakeDispenser::new(Answer::NotPrinted);
+    let mut s = kiosk(fake.clone());
+    assert!(!shows(&s.harness, "Máy in hết giấy"));
+    let status = s.harness.state().printer_status();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = luot_kiosk::app::spawn_printer_watch(
+        fake,
+        status.clone(),
+        s.harness.state().busy_flag(),
+        Duration::from_secs(3600),
+        Arc::new(|| {}),
+        stop.clone(),
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + LONG;
+    while status.lock().unwrap().problem.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watch never asked"
+        );
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+    s.harness.run();
+    assert!(shows(
+        &s.harness,
+        "Máy in hết giấy — số của bạn sẽ hiện trên màn hình"
+    ));
+    assert!(has_button(&s.harness, "Tài nguyên - Môi trường"));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    watch.thread().unpark();
+    watch.join().unwrap();
 }
