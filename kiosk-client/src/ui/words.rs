@@ -45,6 +45,7 @@ impl Lang {
 pub fn priority_label(lang: Lang, p: Priority) -> &'static str {
     match (lang, p) {
         (Lang::Vi, Priority::Elderly) => "Người cao tuổi (từ 60 tuổi)",
+        (Lang::Vi, Priority::Meritorious) => "Người có công với cách mạng",
         (Lang::Vi, p) => p.label_vi(),
         (Lang::En, Priority::Elderly) => "Older person (60+)",
         (Lang::En, Priority::Disability) => "Person with a disability",
