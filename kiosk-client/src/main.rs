@@ -34,8 +34,8 @@ struct Cli {
     screen: ScreenArgs,
 }
 
-/// Commands that run without the touch screen. Issuing and printing (`issue`, `print-test`)
-/// join them here, each with its own arguments.
+/// Commands that run without the touch screen. Issuing and printing from a script or a
+/// physical button (`issue`, `print-test`, each with the printer's arguments) join them here.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Says a sentence with the voice guide's voice (or writes it to a WAV file) and exits:
@@ -59,7 +59,8 @@ enum Mode {
     Rating,
 }
 
-/// The touch screen's arguments.
+/// The touch screen's arguments. The printer the touch menu prints on (`--printer`,
+/// `--paper`, `--preview`) joins them as one flattened group.
 #[derive(Debug, Args)]
 struct ScreenArgs {
     /// Server base URL.
@@ -130,8 +131,9 @@ fn voice_test(wav: Option<PathBuf>, voice: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The dispenser of the touch menu. The real one (issue over HTTP, print on the printer of
-/// `--printer`) is built here from the printer arguments; `--demo` pretends.
+/// The dispenser of the touch menu: `--demo` pretends; otherwise the real one (issue over
+/// HTTP with a `request_id` per touch, print on the printer of `--printer`) is built here from
+/// `args.server`, the token and the printer arguments.
 fn dispenser(args: &ScreenArgs, shared: &Shared) -> anyhow::Result<Arc<dyn Dispenser>> {
     match args.demo {
         Some(outcome) => Ok(Arc::new(DemoDispenser::new(shared.clone(), outcome))),

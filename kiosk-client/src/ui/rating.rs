@@ -269,7 +269,8 @@ fn choice(ui: &mut egui::Ui, rect: Rect, score: u8, s: f32, portrait: bool) -> b
         (c, r, text)
     } else {
         let r = (rect.width() * 0.3).min(rect.height() * 0.2);
-        let c = pos2(rect.center().x, rect.top() + rect.height() * 0.3);
+        // Face and words together, centred in the button.
+        let c = pos2(rect.center().x, rect.center().y - r * 0.7);
         let text = Rect::from_min_max(
             pos2(rect.left() + 8.0, c.y + r + 20.0 * s),
             rect.max - vec2(8.0, 8.0),
