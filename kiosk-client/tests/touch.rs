@@ -625,3 +625,79 @@ fn a_printer_problem_is_shown_on_the_start_page() {
     watch.thread().unpark();
     watch.join().unwrap();
 }
+
+/// Twenty-four fields on a landscape screen: no tile shrinks below 120 px; "Trang sau ▶"
+/// shows the rest, and a field there issues.
+#[test]
+fn many_fields_page_instead_of_shrinking() {
+    let mut engine = Engine::new();
+    let mut config = engine.config().clone();
+    for i in 10..34 {
+        config.services.push(luot_shared::domain::ServiceField {
+            id: format!("f{i}"),
+            name: format!("Lĩnh vực số {i}"),
+            prefix: format!("{i}"),
+            start: 1,
+            target_wait_min: 15,
+            service_min: 8,
+        });
+        config.counters.push(luot_shared::domain::CounterConfig {
+            id: i,
+            name: format!("Quầy {i}"),
+            services: vec![format!("f{i}")],
+            mode: Default::default(),
+        });
+    }
+    let now = Timestamp::now();
+    engine
+        .handle(
+            Command::Configure {
+                config: Box::new(config),
+                by: "admin".into(),
+            },
+            now - SignedDuration::from_mins(1),
+        )
+        .result
+        .unwrap();
+    let mut follower = Follower::new(FollowConfig::default());
+    follower.handle(
+        ServerMessage::Snapshot {
+            seq: engine.seq(),
+            state: Box::new(engine.state_view(now)),
+        },
+        now,
+    );
+    let shared = Shared::new(follower);
+    shared.lock().link = LinkState::Online;
+    let fake = FakeDispenser::new(Answer::Printed);
+    let kiosk = Kiosk::new(
+        shared,
+        Notes::new(),
+        fake.clone(),
+        Arc::new(RecordingGuide::default()),
+        Arc::new(ManualClock::new()),
+    );
+    let mut harness = Harness::builder()
+        .with_size(LANDSCAPE)
+        .with_context_setup(install_fonts)
+        .build_ui_state(|ui, kiosk: &mut Kiosk| kiosk.show(ui), kiosk);
+    harness.run();
+    assert!(!has_button(&harness, "Lĩnh vực số 33"));
+    for r in all_buttons(&harness) {
+        assert!(r.height() >= MIN_TARGET, "{r:?}");
+    }
+    let mut pages = 1;
+    while !has_button(&harness, "Lĩnh vực số 33") {
+        touch(&harness, "Trang sau");
+        harness.run();
+        pages += 1;
+        assert!(pages <= 4, "the last field never appeared");
+        for r in all_buttons(&harness) {
+            assert!(r.height() >= MIN_TARGET, "{r:?}");
+        }
+    }
+    touch(&harness, "Lĩnh vực số 33");
+    harness.run();
+    assert!(harness.state_mut().await_outcome(LONG));
+    assert_eq!(fake.requests()[0].service, "f33");
+}

@@ -32,7 +32,7 @@ pub fn draw(ui: &mut egui::Ui, v: &View<'_>) -> Option<Action> {
         Page::Result { outcome, priority } => result(ui, &f, body, v, outcome, *priority),
     }
     if !matches!(v.page, Page::Issuing { .. }) {
-        footer(ui, &f, v, &mut action);
+        footer(ui, &f, body, v, &mut action);
     }
     if v.warning && !matches!(v.page, Page::Start | Page::Issuing { .. }) {
         warning(ui, &f, v, &mut action);
@@ -475,7 +475,7 @@ fn result(
     }
 }
 
-fn footer(ui: &mut egui::Ui, f: &Frame, v: &View<'_>, action: &mut Option<Action>) {
+fn footer(ui: &mut egui::Ui, f: &Frame, body: Rect, v: &View<'_>, action: &mut Option<Action>) {
     let s = f.scale;
     let lang = v.lang;
     let mut buttons: Vec<(String, Action, bool)> = Vec::new();
@@ -495,7 +495,7 @@ fn footer(ui: &mut egui::Ui, f: &Frame, v: &View<'_>, action: &mut Option<Action
         _ => 0,
     };
     if listed > 0 {
-        let per = per_page(f, f.body, listed);
+        let per = per_page(f, body, listed);
         let pages = listed.div_ceil(per).max(1);
         if pages > 1 {
             let page = v.fields_page.min(pages - 1);
