@@ -105,7 +105,11 @@ pub fn parse_export(text: &str) -> Vec<Recorded> {
         }
     }
     let end = end.expect("the export is whole: it has its end line");
-    assert_eq!(end["events"], events.len() as u64, "the end line counts the events");
+    assert_eq!(
+        end["events"],
+        events.len() as u64,
+        "the end line counts the events"
+    );
     assert_eq!(header["last_seq"], events.len() as u64);
     events
 }
@@ -242,9 +246,7 @@ impl Recount {
                 .get_mut(&id)
                 .unwrap_or_else(|| panic!("event {} is about ticket {id}, never issued", rec.seq));
             match &rec.event {
-                Event::TicketCalled {
-                    counter, staff, ..
-                } => {
+                Event::TicketCalled { counter, staff, .. } => {
                     life.stage = Stage::Called;
                     life.counter = Some(*counter);
                     life.staff = Some(staff.clone());
@@ -338,10 +340,7 @@ impl Recount {
                     .or_default()
                     .add(&outcome, &[]);
                 for w in &waits {
-                    groups
-                        .entry(w.service.clone())
-                        .or_default()
-                        .add_wait(w);
+                    groups.entry(w.service.clone()).or_default().add_wait(w);
                 }
                 continue;
             }
@@ -540,11 +539,7 @@ impl Sums {
             avg_rating: share(points, ratings * 100, 2),
             satisfaction_pct: share(self.levels[3] + self.levels[4], ratings, 1),
             estimated: self.estimated,
-            estimate_error_s: if self.estimated == 0 {
-                0
-            } else {
-                self.estimate_error / self.estimated
-            },
+            estimate_error_s: self.estimate_error.checked_div(self.estimated).unwrap_or(0),
         }
     }
 }
@@ -588,18 +583,34 @@ pub fn differences(expected: &Row, actual: &Row) -> Vec<String> {
     int("cancelled", expected.cancelled, actual.cancelled);
     int("expired", expected.expired, actual.expired);
     int("avg_wait_s", expected.avg_wait_s, actual.avg_wait_s);
-    int("median_wait_s", expected.median_wait_s, actual.median_wait_s);
+    int(
+        "median_wait_s",
+        expected.median_wait_s,
+        actual.median_wait_s,
+    );
     int("p90_wait_s", expected.p90_wait_s, actual.p90_wait_s);
     int("max_wait_s", expected.max_wait_s, actual.max_wait_s);
     int("over_target", expected.over_target, actual.over_target);
-    int("avg_service_s", expected.avg_service_s, actual.avg_service_s);
+    int(
+        "avg_service_s",
+        expected.avg_service_s,
+        actual.avg_service_s,
+    );
     int(
         "median_service_s",
         expected.median_service_s,
         actual.median_service_s,
     );
-    int("p90_service_s", expected.p90_service_s, actual.p90_service_s);
-    int("max_service_s", expected.max_service_s, actual.max_service_s);
+    int(
+        "p90_service_s",
+        expected.p90_service_s,
+        actual.p90_service_s,
+    );
+    int(
+        "max_service_s",
+        expected.max_service_s,
+        actual.max_service_s,
+    );
     int("ratings", expected.ratings, actual.ratings);
     for (level, (e, a)) in expected
         .ratings_by_level

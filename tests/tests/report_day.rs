@@ -35,11 +35,7 @@ const TARGETS: [u32; 9] = [20, 15, 15, 10, 10, 20, 15, 10, 25];
 /// Expected service time per field, minutes.
 const SERVICE_MIN: [u32; 9] = [9, 7, 7, 4, 5, 10, 9, 5, 7];
 /// Reasons the rating device offers after a low rating.
-const REASONS: [&str; 3] = [
-    "Chờ quá lâu",
-    "Cán bộ chưa nhiệt tình",
-    "Hướng dẫn chưa rõ",
-];
+const REASONS: [&str; 3] = ["Chờ quá lâu", "Cán bộ chưa nhiệt tình", "Hướng dẫn chưa rõ"];
 const PASSWORD: &str = "mat-khau-quay";
 
 /// The instant of `h:m` on `day` in Hà Nội time.
@@ -242,8 +238,9 @@ impl Sim {
     /// Moves the clock to `t` (never back).
     fn advance_to(&mut self, t: Ms) {
         assert!(t >= self.now, "the simulation runs forward");
-        self.clock
-            .advance(Duration::from_millis(u64::try_from(t - self.now).unwrap_or(0)));
+        self.clock.advance(Duration::from_millis(
+            u64::try_from(t - self.now).unwrap_or(0),
+        ));
         self.now = t;
     }
 
@@ -297,9 +294,9 @@ impl Sim {
             .staff
             .iter()
             .find(|(_, (_, counters))| {
-                counters.iter().any(|c| {
-                    for_counter == Some(*c) || self.serves[c].iter().any(|s| s == service)
-                })
+                counters
+                    .iter()
+                    .any(|c| for_counter == Some(*c) || self.serves[c].iter().any(|s| s == service))
             })
             .expect("some staff member reaches the ticket");
         api
@@ -457,9 +454,7 @@ impl Sim {
             }
             Action::Open { counter, staff } => {
                 let api = self.staff_api(staff).clone();
-                api.counter_action(counter, "open")
-                    .await
-                    .expect_status(200);
+                api.counter_action(counter, "open").await.expect_status(200);
                 let desk = self.desks.get_mut(&counter).expect("desk");
                 let was = desk.staff.replace(staff);
                 desk.pause = false;
@@ -533,9 +528,7 @@ impl Sim {
                     return;
                 }
                 let api = self.desk_api(counter);
-                api.counter_action(counter, "open")
-                    .await
-                    .expect_status(200);
+                api.counter_action(counter, "open").await.expect_status(200);
                 let t = api.call_next(counter).await.expect("someone waits");
                 self.waiting.remove(&t.id);
                 if start {
@@ -711,7 +704,11 @@ impl Sim {
             let bump = |centre: f64, width: f64, height: f64| {
                 height * (-((m - centre) / width).powi(2)).exp()
             };
-            let lull = if (690.0..810.0).contains(&m) { 0.3 } else { 1.0 };
+            let lull = if (690.0..810.0).contains(&m) {
+                0.3
+            } else {
+                1.0
+            };
             scale * lull * (0.2 + bump(555.0, 50.0, 1.0) + bump(870.0, 45.0, 0.8))
         };
         // Thinning: candidates at the highest rate, each kept with rate(t) / highest.
@@ -740,8 +737,13 @@ impl Sim {
                 })
                 .unwrap_or(0);
             let priority = self.rng.random_bool(0.08).then(|| {
-                ["elderly", "disability", "pregnant", "young_child", "meritorious"]
-                    [self.rng.random_range(0..5)]
+                [
+                    "elderly",
+                    "disability",
+                    "pregnant",
+                    "young_child",
+                    "meritorious",
+                ][self.rng.random_range(0..5)]
             });
             let gives_up_after = self
                 .rng
@@ -878,7 +880,10 @@ fn compare(expected: &Report, server: &Value) -> Vec<String> {
         .unwrap_or_else(|e| panic!("{what}: the report has other fields than the recount ({e})"));
     let mut out = Vec::new();
     if (actual.from, actual.to, &actual.by) != (expected.from, expected.to, &expected.by) {
-        out.push(format!("{what}: header {:?}", (actual.from, actual.to, &actual.by)));
+        out.push(format!(
+            "{what}: header {:?}",
+            (actual.from, actual.to, &actual.by)
+        ));
     }
     let keys = |r: &Report| r.rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
     if keys(&actual) != keys(expected) {
@@ -900,6 +905,18 @@ fn compare(expected: &Report, server: &Value) -> Vec<String> {
         }
     }
     out
+}
+
+/// Every grouping of every range against the recount; what differs, one line each.
+async fn compare_all(admin: &Api, recount: &Recount, ranges: &[(Date, Date)]) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (from, to) in ranges {
+        for by in GROUPINGS {
+            let expected = recount.report(*from, *to, by);
+            wrong.extend(compare(&expected, &fetch(admin, *from, *to, by).await));
+        }
+    }
+    wrong
 }
 
 /// A Wednesday at the end of a quarter (the full day), the Thursday that opens the next
@@ -954,10 +971,9 @@ async fn every_report_figure_equals_the_recount_of_the_exported_log() {
         service["target_wait_min"] = TARGETS[i].into();
         service["service_min"] = SERVICE_MIN[i].into();
     }
-    config["counters"]
-        .as_array_mut()
-        .expect("counters")
-        .push(json!({ "id": 10, "name": "Quầy 10 (Tư pháp - Nội vụ)", "services": ["tphc", "nv"] }));
+    config["counters"].as_array_mut().expect("counters").push(
+        json!({ "id": 10, "name": "Quầy 10 (Tư pháp - Nội vụ)", "services": ["tphc", "nv"] }),
+    );
     admin
         .put("/api/v1/admin/center", &config)
         .await
@@ -1102,13 +1118,7 @@ async fn every_report_figure_equals_the_recount_of_the_exported_log() {
         (days[2], days[2]),
         (days[0], days[2]),
     ];
-    let mut wrong = Vec::new();
-    for (from, to) in ranges {
-        for by in GROUPINGS {
-            let expected = recount.report(from, to, by);
-            wrong.extend(compare(&expected, &fetch(&admin, from, to, by).await));
-        }
-    }
+    let mut wrong = compare_all(&admin, &recount, &ranges).await;
     let full = recount.report(days[0], days[0], "service").total;
     assert!(
         full.no_show > 0 && full.expired > 0 && full.cancelled > 0 && full.served > 0,
@@ -1141,7 +1151,11 @@ async fn every_report_figure_equals_the_recount_of_the_exported_log() {
     );
     let expected = recount.report(days[0], days[2], "service");
     let records: Vec<Vec<String>> = lines.map(recount::csv_fields).collect();
-    assert_eq!(records.len(), expected.rows.len() + 1, "a line per row and the total");
+    assert_eq!(
+        records.len(),
+        expected.rows.len() + 1,
+        "a line per row and the total"
+    );
     for (row, fields) in expected.rows.iter().chain([&expected.total]).zip(&records) {
         for d in recount::csv_differences(row, fields) {
             wrong.push(format!("CSV row {}: {d}", row.key));
@@ -1156,7 +1170,11 @@ async fn every_report_figure_equals_the_recount_of_the_exported_log() {
 
     // The closed days read the same now that their roll-ups are stored, and after a restart.
     for ((day, by), before) in &closed_reports {
-        assert_eq!(&fetch(&admin, *day, *day, by).await, before, "{day} by {by}");
+        assert_eq!(
+            &fetch(&admin, *day, *day, by).await,
+            before,
+            "{day} by {by}"
+        );
     }
     server.stop().await;
     let server = Running::start(dir.path(), &clock).await;
@@ -1168,5 +1186,33 @@ async fn every_report_figure_equals_the_recount_of_the_exported_log() {
             "{day} by {by} after a restart"
         );
     }
+    let wrong = compare_all(&admin, &recount, &ranges).await;
+    assert!(wrong.is_empty(), "after a restart:\n{}", wrong.join("\n"));
     server.stop().await;
+
+    // The closed days' roll-ups were kept, final (the log is past their settling).
+    // The roll-up thread of the stopped server may still hold the directory for a moment.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let store = loop {
+        match Store::open(dir.path()) {
+            Ok(store) => break store,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                assert!(e.to_string().contains("lock"), "the store opens: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the store opens: {e}"),
+        }
+    };
+    for day in &days[..2] {
+        let stored = store
+            .rollup_get(*day)
+            .expect("the store reads")
+            .unwrap_or_else(|| panic!("{day} has a stored roll-up"));
+        let stored: Value = serde_json::from_slice(&stored).expect("a roll-up");
+        assert_eq!(
+            (&stored["closed"], &stored["settled"]),
+            (&json!(true), &json!(true)),
+            "{day}"
+        );
+    }
 }
