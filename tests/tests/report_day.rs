@@ -139,6 +139,8 @@ enum Action {
     Cancel { ticket: TicketId },
     /// A no-show comes back and is put back in the queue.
     Reinstate { ticket: TicketId },
+    /// The latest no-show comes back after the last call: it waits until the close.
+    ReinstateLatest,
     /// The citizen rates on the counter's device.
     Rate {
         ticket: TicketId,
@@ -205,6 +207,7 @@ struct Coverage {
     reasons: u64,
     handovers: u64,
     held: u64,
+    reinstated_late: u64,
 }
 
 /// The simulation of a center's days.
@@ -504,6 +507,12 @@ impl Sim {
                         for_counter: None,
                     },
                 );
+            }
+            Action::ReinstateLatest => {
+                if let Some(&ticket) = self.no_shows.keys().next_back() {
+                    self.seen.reinstated_late += 1;
+                    Box::pin(self.act(Action::Reinstate { ticket })).await;
+                }
             }
             Action::Rate {
                 ticket,
@@ -831,6 +840,7 @@ fn plan_full_day(sim: &mut Sim, day: Date) {
     );
     // Counter 9 leaves early: Tư pháp tickets of the last hour wait.
     sim.at(t(16, 0), Action::Pause { counter: 9 });
+    sim.at(t(17, 5), Action::ReinstateLatest);
     // Late calls still open when the day closes at 17:30.
     sim.at(
         t(17, 20),
@@ -1096,6 +1106,10 @@ async fn every_report_figure_equals_the_recount_of_the_exported_log() {
         ("ratings", seen.ratings),
         ("ratings with a reason", seen.reasons),
         ("tickets held at a counter at the close", seen.held),
+        (
+            "no-shows reinstated after the last call",
+            seen.reinstated_late,
+        ),
     ] {
         assert!(n > 0, "the simulation has {what}: {seen:?}");
     }
