@@ -34,6 +34,8 @@ pub struct Report {
 }
 
 /// One row of figures, field for field as the server's JSON has it.
+// Each field is the JSON field of the same name, defined in the README's "What the report
+// figures mean".
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
