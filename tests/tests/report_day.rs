@@ -467,8 +467,8 @@ impl Sim {
                     desk.asleep = false;
                     self.next_step(counter, 1, 5);
                 } else if was.is_some_and(|w| w != staff) {
-                    // Taken over while a citizen is at the desk: the new staff member
-                    // finishes with them.
+                    // Taken over while open: a citizen at the desk, if any, is finished by the new staff
+                    // member.
                     self.seen.handovers += 1;
                 }
             }
