@@ -657,6 +657,9 @@ pub struct Ticket {
     /// The wait estimated when it was issued (the one printed on it), in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimated_wait_s: Option<u64>,
+    /// The target wait of its service in force when its current wait began, minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_wait_min: Option<u32>,
     /// When its current wait began, if a transfer began it (else at issue).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_since: Option<Timestamp>,

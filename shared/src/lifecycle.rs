@@ -8,8 +8,9 @@
 //!
 //! The rules:
 //! - a **wait** runs from issue (or from the transfer that began it) to the first call after
-//!   it; a transfer ends the wait in the old service (unfinished if it was never called) and
-//!   starts a new one in the new service;
+//!   it, and is held against the target of its service in force when it began; a transfer from
+//!   a counter or to another service ends the wait in the old service (unfinished if it was
+//!   never called) and starts a new one in the new service;
 //! - **service time** = finish − start of service, or − the latest call when service was never
 //!   started;
 //! - a ticket still waiting, called or being served when its day closes is **expired**; a
@@ -35,6 +36,10 @@ pub struct Wait {
     /// The first call that ended it; none if a transfer or the day's close came first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub called: Option<Timestamp>,
+    /// The service's target wait in force when it began, minutes (absent in logs from before
+    /// it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_min: Option<u32>,
 }
 
 impl Wait {
@@ -157,14 +162,23 @@ pub fn advance(t: &mut Ticket, event: &Event, at: Timestamp) {
             t.started_at = None;
         }
         Event::TicketTransferred {
-            service, counter, ..
+            service,
+            counter,
+            from_counter,
+            target_wait_min,
+            ..
         } => {
-            if t.earlier_waits.len() == MAX_EARLIER_WAITS {
-                t.earlier_waits.remove(0);
+            // A ticket taken from a counter, or moved to another service, starts a new wait;
+            // one only re-queued where it waits (its named counter removed) keeps its wait.
+            if from_counter.is_some() || *service != t.service {
+                if t.earlier_waits.len() == MAX_EARLIER_WAITS {
+                    t.earlier_waits.remove(0);
+                }
+                t.earlier_waits.push(current_wait(t));
+                t.waiting_since = Some(at);
+                t.first_called_at = None;
+                t.target_wait_min = *target_wait_min;
             }
-            t.earlier_waits.push(current_wait(t));
-            t.waiting_since = Some(at);
-            t.first_called_at = None;
             t.status = TicketStatus::Waiting;
             t.service = service.clone();
             t.counter = *counter;
@@ -228,6 +242,7 @@ fn current_wait(t: &Ticket) -> Wait {
         service: t.service.clone(),
         since: t.waiting_since.unwrap_or(t.issued_at),
         called: t.first_called_at,
+        target_min: t.target_wait_min,
     }
 }
 

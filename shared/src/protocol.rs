@@ -101,6 +101,10 @@ pub enum Event {
         counter: Option<CounterId>,
         /// Who transferred it.
         staff: String,
+        /// The target wait of `service` in force at the transfer, minutes: the one its new
+        /// wait is held against (absent in logs from before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_wait_min: Option<u32>,
     },
     /// A waiting ticket was withdrawn.
     TicketCancelled {

@@ -140,6 +140,8 @@ struct Wait {
     service: String,
     since: Timestamp,
     called: Option<Timestamp>,
+    /// The service's target in force when the wait began, minutes.
+    target_min: u32,
 }
 
 /// A ticket's life as the log tells it.
@@ -165,6 +167,13 @@ pub struct Recount {
     config: CenterConfig,
     tz: TimeZone,
     lives: BTreeMap<TicketId, Life>,
+}
+
+/// The target wait of `service` in `config`, minutes.
+fn target_in(config: Option<&CenterConfig>, service: &str) -> u32 {
+    config
+        .and_then(|c| c.services.iter().find(|s| s.id == service))
+        .map_or(15, |s| s.target_wait_min)
 }
 
 /// Whole seconds from `from` to `to` (none below zero).
@@ -200,6 +209,7 @@ impl Recount {
                             service: ticket.service.clone(),
                             since: ticket.issued_at,
                             called: None,
+                            target_min: target_in(config.as_ref(), &ticket.service),
                         }],
                         latest_call: None,
                         started: None,
@@ -275,17 +285,24 @@ impl Recount {
                     life.counter = None;
                 }
                 Event::TicketTransferred {
-                    service, counter, ..
+                    service,
+                    counter,
+                    from_counter,
+                    ..
                 } => {
+                    // Re-queued where it waits (its named counter removed): the same wait.
+                    if from_counter.is_some() || *service != life.service {
+                        life.waits.push(Wait {
+                            service: service.clone(),
+                            since: at,
+                            called: None,
+                            target_min: target_in(config.as_ref(), service),
+                        });
+                    }
                     life.stage = Stage::Waiting;
                     life.service = service.clone();
                     life.started = None;
                     life.counter = *counter;
-                    life.waits.push(Wait {
-                        service: service.clone(),
-                        since: at,
-                        called: None,
-                    });
                 }
                 Event::TicketCancelled { .. } => life.stage = Stage::Cancelled,
                 Event::TicketRated { score, .. } => life.rating = Some(*score),
@@ -314,13 +331,6 @@ impl Recount {
     pub fn report(&self, from: Date, to: Date, by: &str) -> Report {
         let mut groups: BTreeMap<String, Sums> = BTreeMap::new();
         let mut total = Sums::default();
-        let target = |service: &str| {
-            self.config
-                .services
-                .iter()
-                .find(|s| s.id == service)
-                .map_or(15, |s| s.target_wait_min)
-        };
         for life in self.lives.values().filter(|l| (from..=to).contains(&l.day)) {
             let outcome = TicketSums::of(life);
             let waits: Vec<WaitSample> = life
@@ -330,7 +340,7 @@ impl Recount {
                 .map(|(i, w)| WaitSample {
                     service: w.service.clone(),
                     secs: w.called.map(|c| secs(w.since, c)),
-                    target_s: u64::from(target(&w.service)) * 60,
+                    target_s: u64::from(w.target_min) * 60,
                     estimate: life.estimate.filter(|_| i == 0),
                 })
                 .collect();

@@ -41,8 +41,9 @@ pub struct DayRollup {
 
 /// Version of the figures' rule ([`luot_shared::lifecycle`]) stored roll-ups were made by:
 /// 2 counts a transfer as the start of a new wait in the new service; 3 keeps every wait and
-/// service time (for exact percentiles over any range), ratings by level and the estimates.
-const RULE: u32 = 3;
+/// service time (for exact percentiles over any range), ratings by level and the estimates; 4
+/// holds each wait against the target in force when it began.
+const RULE: u32 = 4;
 
 /// Days past a business day's date after which no event can concern its tickets: a clock
 /// stepped back by less than a day may reopen it that long after its date.
@@ -216,7 +217,15 @@ fn finish(
     config: &CenterConfig,
     tz: &TimeZone,
 ) {
-    let target = |service: &str| config.service(service).map_or(15, |s| s.target_wait_min);
+    // The target in force when each wait began, as the log recorded it; for waits logged
+    // before targets were recorded, today's.
+    let target = |wait: &lifecycle::Wait| {
+        wait.target_min.unwrap_or_else(|| {
+            config
+                .service(&wait.service)
+                .map_or(15, |s| s.target_wait_min)
+        })
+    };
     let mut ids: Vec<TicketId> = tickets
         .values()
         .filter(|t| t.day == day)
@@ -244,7 +253,7 @@ fn finish(
                 .by_service
                 .entry(wait.service.clone())
                 .or_default()
-                .add_wait(wait, target(&wait.service), estimate);
+                .add_wait(wait, target(wait), estimate);
         }
         for acc in [
             rollup.by_counter.entry(counter).or_default(),
@@ -255,7 +264,7 @@ fn finish(
             acc.add_ticket(&f);
             for (i, wait) in f.waits.iter().enumerate() {
                 let estimate = f.estimated_wait_s.filter(|_| i == 0);
-                acc.add_wait(wait, target(&wait.service), estimate);
+                acc.add_wait(wait, target(wait), estimate);
             }
         }
     }

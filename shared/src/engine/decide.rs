@@ -218,6 +218,7 @@ impl Engine {
                     Event::TicketTransferred {
                         ticket,
                         from_counter: Some(counter),
+                        target_wait_min: self.config.service(&service).map(|s| s.target_wait_min),
                         service,
                         counter: to_counter,
                         staff,
@@ -495,6 +496,7 @@ impl Engine {
             rating: None,
             request_id,
             estimated_wait_s: None,
+            target_wait_min: Some(field.target_wait_min),
             waiting_since: None,
             earlier_waits: Vec::new(),
         };
@@ -582,6 +584,7 @@ impl Engine {
                         service: t.service.clone(),
                         counter: None,
                         staff: by.clone(),
+                        target_wait_min: config.service(&t.service).map(|s| s.target_wait_min),
                     },
                 );
             } else {

@@ -32,6 +32,7 @@ fn ticket(service: &str) -> Ticket {
         rating: None,
         request_id: None,
         estimated_wait_s: Some(600),
+        target_wait_min: Some(15),
         waiting_since: None,
         earlier_waits: Vec::new(),
     }
@@ -84,6 +85,7 @@ fn a_transfer_starts_a_new_wait() {
         service: "tp".into(),
         counter: None,
         staff: "nv".into(),
+        target_wait_min: Some(20),
     };
     step(&mut t, |_| transfer.clone(), 6);
     step(&mut t, |x| call(x, 2, false), 10);
@@ -97,11 +99,13 @@ fn a_transfer_starts_a_new_wait() {
                 service: "tnmt".into(),
                 since: at(0),
                 called: Some(at(5)),
+                target_min: Some(15),
             },
             Wait {
                 service: "tp".into(),
                 since: at(6),
                 called: Some(at(10)),
+                target_min: Some(20),
             },
         ]
     );
@@ -126,6 +130,7 @@ fn a_transfer_before_a_call_leaves_an_unfinished_wait() {
         service: "tp".into(),
         counter: Some(4),
         staff: "admin".into(),
+        target_wait_min: Some(20),
     };
     step(&mut t, |_| transfer.clone(), 3);
     let f = figures(&t);
@@ -188,4 +193,24 @@ fn events_about_other_tickets_change_nothing() {
     step(&mut t, |_| call(&other, 1, false), 1);
     step(&mut t, |_| finish(&other), 2);
     assert_eq!(t, before);
+}
+
+/// A ticket only re-queued where it already waits (its named counter was removed) keeps its
+/// wait; the same transfer from a counter starts a new one.
+#[test]
+fn a_re_queue_in_place_keeps_the_wait() {
+    let mut t = ticket("tnmt");
+    let requeue = Event::TicketTransferred {
+        ticket: r(&t),
+        from_counter: None,
+        service: "tnmt".into(),
+        counter: None,
+        staff: "system".into(),
+        target_wait_min: Some(15),
+    };
+    step(&mut t, |_| requeue.clone(), 3);
+    step(&mut t, |x| call(x, 1, false), 9);
+    let f = figures(&t);
+    assert_eq!(f.waits.len(), 1);
+    assert_eq!(f.first_wait_s(), Some(9 * 60));
 }
