@@ -40,7 +40,8 @@ Luot.words({
     c_over: "Quá hạn", c_ratings: "Lượt", c_score: "Điểm TB", c_sat: "Hài lòng", c_est: "Sai số dự báo (phút)",
     t_day: "Ngày {d}", t_week: "Tuần {w}/{y} ({a} – {b})", t_month: "Tháng {m}/{y}", t_quarter: "Quý {q}/{y}",
     t_range: "Từ {a} đến {b}", t_until: "{p}, số liệu đến hết {d}",
-    bad_range: "Ngày bắt đầu phải trước ngày kết thúc.",
+    bad_range: "Ngày bắt đầu phải trước ngày kết thúc.", axis_tickets: "Số phiếu", axis_minutes: "phút",
+    defs: "Chờ: từ lúc lấy số đến lần gọi đầu tiên (chuyển lĩnh vực bắt đầu lượt chờ mới). Phục vụ: từ lúc bắt đầu (hoặc lúc gọi, nếu không bấm bắt đầu) đến lúc hoàn thành. P90: 90% số lượt chờ không quá mức này. Quá hạn: tỷ lệ lượt chờ lâu hơn thời gian chờ tối đa của lĩnh vực. Chỉ số hài lòng: tỷ lệ “Rất hài lòng” và “Hài lòng” trên tổng số đánh giá. Sai số dự báo: chênh lệch trung bình giữa thời gian chờ dự kiến in trên phiếu và thời gian chờ thực tế. Thời gian tính bằng phút, làm tròn một chữ số thập phân.",
   },
   en: {
     back_admin: "← Admin", period: "Period", p_day: "Day", p_week: "Week", p_month: "Month",
@@ -76,7 +77,8 @@ Luot.words({
     c_over: "Over target", c_ratings: "Count", c_score: "Mean score", c_sat: "Satisfied", c_est: "Estimate error (min)",
     t_day: "Day {d}", t_week: "Week {w}/{y} ({a} – {b})", t_month: "Month {m}/{y}", t_quarter: "Quarter {q}/{y}",
     t_range: "{a} to {b}", t_until: "{p}, figures up to {d}",
-    bad_range: "The start date must not be after the end date.",
+    bad_range: "The start date must not be after the end date.", axis_tickets: "Tickets", axis_minutes: "min",
+    defs: "Wait: from taking the ticket to its first call (a transfer starts a new wait). Service: from start (or from the call, when start was not pressed) to finish. P90: 90% of waits were no longer. Over target: share of waits longer than the service's target. Satisfaction index: share of “Very satisfied” and “Satisfied” among ratings. Estimate error: mean difference between the wait printed on the ticket and the actual wait. Times in minutes, one decimal.",
   },
 });
 
@@ -281,7 +283,7 @@ Luot.words({
 
   /** Every figure of every row, with its raw value in `data-value`. */
   function renderTable(r) {
-    $("table-title").textContent = t("table_title", { g: t("g_" + r.by) });
+    $("table-title").textContent = `${t("table_title", { g: t("g_" + r.by) })} — ${periodTitle(data)}`;
     const cols = [
       ["issued", "c_issued", count], ["served", "c_served", count], ["no_show", "c_no_show", count],
       ["cancelled", "c_cancelled", count], ["expired", "c_expired", count],
@@ -296,9 +298,10 @@ Luot.words({
     const base = { avg_wait_s: "called", median_wait_s: "called", p90_wait_s: "called", max_wait_s: "called",
       over_target_pct: "called", avg_service_s: "served", median_service_s: "served", p90_service_s: "served",
       max_service_s: "served", avg_rating: "ratings", satisfaction_pct: "ratings", estimate_error_s: "estimated" };
-    const groups = [["h_group", 1], ["h_counts", 5], ["h_wait", 5], ["h_service", 4], ["h_rating", 3], ["", 1]];
-    const head1 = el("tr", { class: "groups" }, groups.map(([k, n]) => el("th", { colspan: n, class: k === "h_group" ? "" : "grp" }, k ? t(k) : "")));
-    const head2 = el("tr", {}, el("th", {}, t("h_group")), cols.map(([f, k]) => el("th", { class: "num", "data-field": f }, t(k))));
+    const groups = [["h_counts", 5], ["h_wait", 5], ["h_service", 4], ["h_rating", 3], ["", 1]];
+    const head1 = el("tr", { class: "groups" }, el("th", { rowspan: 2, class: "group-col" }, t("h_group")),
+      groups.map(([k, n]) => el("th", { colspan: n, class: "grp" }, k ? t(k) : "")));
+    const head2 = el("tr", {}, cols.map(([f, k]) => el("th", { class: "num", "data-field": f }, t(k))));
     const row = (x, isTotal) => el("tr", { "data-key": x.key, class: isTotal ? "total" : "" },
       el("td", { "data-field": "label" }, x.label),
       cols.map(([f, , fmt]) => {
@@ -323,6 +326,8 @@ Luot.words({
   const fromZero = (u, min, max) => [0, max > 0 ? max * 1.12 : 1];
   const axisFont = "12px 'Noto Sans', 'DejaVu Sans', sans-serif";
   const axis = (o) => Object.assign({ font: axisFont, stroke: "#5b6675", grid: { stroke: "#e6e9ef", width: 1 }, ticks: { show: false } }, o);
+  /** An axis of counts, written the page's way (8.250 in Vietnamese). */
+  const countAxis = (o) => axis(Object.assign({ size: 58, values: (u, s) => s.map((v) => (Number.isInteger(v) ? count(v) : "")) }, o));
   const indexAxis = (labels, o) => axis(Object.assign({
     splits: () => labels.map((_, i) => i),
     values: (u, splits) => splits.map((i) => labels[i] ?? ""),
@@ -341,19 +346,21 @@ Luot.words({
   }
 
   function renderCharts() {
+    const svc = data.by.service.rows.filter((r) => r.called > 0);
+    // The two charts of a row are as tall as each other.
+    const waitHeight = Math.max(230, 34 * svc.length + 50);
     const hours = data.by.hour.rows.map((r) => Number(r.key));
     const byHour = new Map(data.by.hour.rows.map((r) => [Number(r.key), r.issued]));
     const h0 = Math.min(...hours), h1 = Math.max(...hours);
     const hx = [], hy = [];
     for (let h = h0; h <= h1; h++) { hx.push(h); hy.push(byHour.get(h) || 0); }
     chart("chart-hour", hx.length > 0, "no_waits", (w) => [{
-      width: w, height: 230,
+      width: w, height: waitHeight,
       scales: { x: { time: false, range: (u, a, b) => [a - 0.5, b + 0.5] }, y: { range: fromZero } },
-      axes: [axis({ splits: () => hx, values: (u, s) => s.map((h) => `${h}h`), grid: { show: false } }), axis({ size: 56 })],
+      axes: [axis({ splits: () => hx, values: (u, s) => s.map((h) => `${h}h`), grid: { show: false } }), countAxis({})],
       series: [{}, { label: t("s_issued"), fill: BRAND, stroke: BRAND, paths: uPlot.paths.bars({ size: [0.75, 60] }), points: { show: false } }],
     }, [hx, hy]]);
 
-    const svc = data.by.service.rows.filter((r) => r.called > 0);
     const target = new Map(config.services.map((s) => [s.id, s.target_wait_min]));
     const m = (s) => Math.round(s / 6) / 10;
     chart("chart-wait", svc.length > 0, "no_waits", (w) => {
@@ -361,7 +368,7 @@ Luot.words({
       const idx = svc.map((_, i) => i);
       const bar = () => uPlot.paths.bars({ size: [0.7, 26] });
       return [{
-        width: w, height: Math.max(150, 34 * svc.length + 50),
+        width: w, height: waitHeight,
         scales: { x: { time: false, ori: 1, dir: -1, range: () => [-0.5, svc.length - 0.5] }, y: { ori: 0, range: fromZero } },
         axes: [indexAxis(labels, { side: 3, size: Math.min(230, 14 + 6.6 * Math.max(...labels.map((l) => l.length))) }),
           axis({ side: 2, values: (u, s) => s.map((v) => `${v}′`) })],
@@ -381,8 +388,10 @@ Luot.words({
       return [{
         width: w, height: 250,
         scales: { x: { time: false, range: () => [-0.5, ctr.length - 0.5] }, y: { range: fromZero }, min: { range: fromZero } },
-        axes: [indexAxis(labels, { rotate: ctr.length > 6 ? -25 : 0, size: ctr.length > 6 ? 56 : 36 }), axis({ size: 56 }),
-          axis({ scale: "min", side: 1, grid: { show: false }, values: (u, s) => s.map((v) => `${v}′`), size: 44 })],
+        axes: [indexAxis(labels, { rotate: ctr.length > 6 ? -25 : 0, size: ctr.length > 6 ? 56 : 36 }),
+          countAxis({ label: t("axis_tickets"), labelSize: 18, labelFont: axisFont }),
+          axis({ scale: "min", side: 1, grid: { show: false }, values: (u, s) => s.map((v) => `${v}′`), size: 44,
+            label: t("s_service"), labelSize: 18, labelFont: axisFont })],
         series: [{},
           { label: t("s_served"), fill: BRAND, stroke: BRAND, paths: uPlot.paths.bars({ size: [0.36, 40], align: -1 }), points: { show: false } },
           { label: t("s_no_show"), fill: WARN, stroke: WARN, paths: uPlot.paths.bars({ size: [0.36, 40], align: 1 }), points: { show: false } },
@@ -395,15 +404,18 @@ Luot.words({
     const rated = time.rows.some((r) => r.ratings > 0);
     chart("chart-sat", rated, "no_ratings", (w) => {
       const rows = time.rows;
-      const labels = rows.map((r) => (data.time === "day" ? dmy(r.key).slice(0, 5) : data.time === "hour" ? `${Number(r.key)}h` : r.label));
+      // Short labels: 05/11, T45 (week 45), 11/2026, 9h.
+      const short = (k) => ({ day: () => dmy(k).slice(0, 5), hour: () => `${Number(k)}h`,
+        week: () => `${Luot.lang === "vi" ? "T" : "W"}${k.slice(6)}`, month: () => `${k.slice(5, 7)}/${k.slice(0, 4)}` })[data.time]();
+      const labels = rows.map((r) => short(r.key));
       const idx = rows.map((_, i) => i);
       const step = Math.max(1, Math.ceil((rows.length * 64) / w));
       return [{
-        width: w, height: 230,
+        width: w, height: 250,
         scales: { x: { time: false, range: () => [-0.5, rows.length - 0.5] }, pct: { range: () => [0, 100] }, n: { range: fromZero } },
         axes: [indexAxis(labels, { splits: () => idx.filter((i) => i % step === 0) }),
           axis({ scale: "pct", values: (u, s) => s.map((v) => `${v}%`), size: 50 }),
-          axis({ scale: "n", side: 1, grid: { show: false }, size: 50 })],
+          countAxis({ scale: "n", side: 1, grid: { show: false }, label: t("s_ratings"), labelSize: 18, labelFont: axisFont })],
         series: [{},
           { label: t("s_ratings"), scale: "n", fill: "#dfe6f0", stroke: "#dfe6f0", paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } },
           { label: t("s_sat"), scale: "pct", stroke: OK, width: 2.5, spanGaps: true, points: { show: true, size: 6, fill: OK, stroke: OK } }],
@@ -423,6 +435,7 @@ Luot.words({
   // stylesheet also scales any chart drawn at another width to the page.
   const PRINT_WIDTH = 690;
   window.addEventListener("beforeprint", () => {
+    exposed.prints = (exposed.prints || 0) + 1;
     if (data) $("generated-at").textContent = stamp(new Date());
     for (const c of charts) c.plot.setSize({ width: PRINT_WIDTH, height: Math.round(c.height * 0.8) });
   });
