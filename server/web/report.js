@@ -89,7 +89,9 @@ Luot.words({
   // What the tests read: the last query and answers, policy violations, script errors.
   const exposed = window.luotReport = { loads: 0, query: null, answers: {}, ready: false, cspViolations: [], errors: [] };
   document.addEventListener("securitypolicyviolation", (e) => exposed.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-  window.addEventListener("error", (e) => exposed.errors.push(String(e.message)));
+  // Captured, so that a script or stylesheet that fails to load counts too.
+  window.addEventListener("error", (e) => exposed.errors.push(e.message ? String(e.message) : `load ${e.target.src || e.target.href}`), true);
+  window.addEventListener("unhandledrejection", (e) => exposed.errors.push(`rejection ${e.reason && (e.reason.message || e.reason)}`));
 
   const translateTitles = () => document.querySelectorAll("[data-i18n-title]").forEach((e) => { e.title = t(e.dataset.i18nTitle); });
   Luot.translate();

@@ -87,7 +87,11 @@ async fn assert_table_matches_api(browser: &Browser, server: &TestServer) {
     let shown = shown.as_array().unwrap();
     let mut expected: Vec<&Value> = api["rows"].as_array().unwrap().iter().collect();
     expected.push(&api["total"]);
-    assert_eq!(shown.len(), expected.len(), "one table row per API row, and the total ({query})");
+    assert_eq!(
+        shown.len(),
+        expected.len(),
+        "one table row per API row, and the total ({query})"
+    );
     let fields = [
         "issued",
         "served",
@@ -148,14 +152,20 @@ async fn report_page_shows_the_api_figures_and_prints() {
     // The admin's Báo cáo tab opens the report page.
     browser.login(&base, "/admin", "admin", &password).await;
     browser
-        .wait_js("the admin tabs", "document.querySelector('button[data-tab=reports]') !== null")
+        .wait_js(
+            "the admin tabs",
+            "document.querySelector('button[data-tab=reports]') !== null",
+        )
         .await;
     browser.click("button[data-tab=reports]").await;
     browser
         .wait_js("the report page", "location.pathname === '/admin/report'")
         .await;
     browser
-        .wait_js("the first report", "window.luotReport && window.luotReport.ready")
+        .wait_js(
+            "the first report",
+            "window.luotReport && window.luotReport.ready",
+        )
         .await;
     let (_, q) = page_query(&browser).await;
     assert_eq!(q["period"], "month", "this month by default");
@@ -169,19 +179,30 @@ async fn report_page_shows_the_api_figures_and_prints() {
 
     // Four charts, each a canvas with something drawn on it.
     browser
-        .wait_js("four charts", "document.querySelectorAll('.chart canvas').length === 4")
+        .wait_js(
+            "four charts",
+            "document.querySelectorAll('.chart canvas').length === 4",
+        )
         .await;
     let inked = browser
-        .js("return [...document.querySelectorAll('.chart canvas')].map((c) => {
+        .js(
+            "return [...document.querySelectorAll('.chart canvas')].map((c) => {
                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                let n = 0;
                for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
                return [c.closest('.chart').id, c.width, n];
-             });")
+             });",
+        )
         .await;
     for chart in inked.as_array().unwrap() {
-        assert!(chart[1].as_u64().unwrap() > 200, "a chart of some width: {chart}");
-        assert!(chart[2].as_u64().unwrap() > 500, "a chart with ink on it: {chart}");
+        assert!(
+            chart[1].as_u64().unwrap() > 200,
+            "a chart of some width: {chart}"
+        );
+        assert!(
+            chart[2].as_u64().unwrap() > 500,
+            "a chart with ink on it: {chart}"
+        );
     }
     let kpis = browser
         .js("return [...document.querySelectorAll('#kpis .kpi')].map((k) => k.dataset.kpi);")
@@ -205,7 +226,11 @@ async fn report_page_shows_the_api_figures_and_prints() {
     browser.screenshot("report.png").await;
 
     // Another grouping: fetched again, and still the API's figures.
-    let loads = browser.js("return window.luotReport.loads;").await.as_u64().unwrap();
+    let loads = browser
+        .js("return window.luotReport.loads;")
+        .await
+        .as_u64()
+        .unwrap();
     browser
         .client()
         .find(Locator::Css("#by"))
@@ -224,9 +249,18 @@ async fn report_page_shows_the_api_figures_and_prints() {
     let keys = browser
         .js("return [...document.querySelectorAll('#report-table tbody tr')].map((tr) => tr.dataset.key);")
         .await;
-    assert_eq!(keys, json!(["-", "1", "2"]), "tickets never called, then counters");
+    assert_eq!(
+        keys,
+        json!(["-", "001", "002"]),
+        "tickets never called, then counters"
+    );
     assert!(
-        browser.js("return location.search;").await.as_str().unwrap().contains("by=counter"),
+        browser
+            .js("return location.search;")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("by=counter"),
         "the query lives in the URL"
     );
 
@@ -236,11 +270,23 @@ async fn report_page_shows_the_api_figures_and_prints() {
         .js("return document.getElementById('csv-link').getAttribute('href');")
         .await;
     assert_eq!(href, format!("/api/v1/reports?{query}&format=csv").as_str());
-    let csv = server.api_as(ADMIN).get(href.as_str().unwrap()).await.expect_status(200);
-    assert!(csv.content_type.as_deref().is_some_and(|c| c.starts_with("text/csv")));
+    let csv = server
+        .api_as(ADMIN)
+        .get(href.as_str().unwrap())
+        .await
+        .expect_status(200);
+    assert!(
+        csv.content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("text/csv"))
+    );
 
     // Last month has no tickets: the page says so instead of drawing empty charts.
-    let loads = browser.js("return window.luotReport.loads;").await.as_u64().unwrap();
+    let loads = browser
+        .js("return window.luotReport.loads;")
+        .await
+        .as_u64()
+        .unwrap();
     browser.click("button[data-shortcut=last_month]").await;
     browser
         .wait_js(
@@ -249,16 +295,25 @@ async fn report_page_shows_the_api_figures_and_prints() {
         )
         .await;
     let (_, q) = page_query(&browser).await;
-    assert!(q["to"].as_str().unwrap() < today.as_str(), "a period before today: {q}");
+    assert!(
+        q["to"].as_str().unwrap() < today.as_str(),
+        "a period before today: {q}"
+    );
     assert!(browser.text("#empty").await.contains("Không có phiếu nào"));
     assert_eq!(
-        browser.js("return document.getElementById('content').hidden;").await,
+        browser
+            .js("return document.getElementById('content').hidden;")
+            .await,
         true
     );
     assert_table_matches_api_is_empty(&browser, &server).await;
 
     // Back to this quarter, which holds today.
-    let loads = browser.js("return window.luotReport.loads;").await.as_u64().unwrap();
+    let loads = browser
+        .js("return window.luotReport.loads;")
+        .await
+        .as_u64()
+        .unwrap();
     browser.click("button[data-shortcut=this_quarter]").await;
     browser
         .wait_js(
@@ -298,7 +353,11 @@ async fn report_page_shows_the_api_figures_and_prints() {
     let problems = browser
         .js("return [window.luotReport.cspViolations, window.luotReport.errors];")
         .await;
-    assert_eq!(problems, json!([[], []]), "no policy violation, no script error");
+    assert_eq!(
+        problems,
+        json!([[], []]),
+        "no policy violation, no script error"
+    );
 }
 
 /// The page and the API agree that an empty period has no rows and no tickets.

@@ -21,7 +21,10 @@ fn main() {
     };
     let dir = std::path::PathBuf::from(dir);
     if dir.exists() {
-        eprintln!("{} exists: the history goes into a new directory", dir.display());
+        eprintln!(
+            "{} exists: the history goes into a new directory",
+            dir.display()
+        );
         std::process::exit(2);
     }
     let tickets = history::generate(&dir, days);
