@@ -18,7 +18,7 @@ Luot.words({
     kpi_median: "Thời gian chờ trung vị", kpi_p90: "90% công dân chờ không quá", kpi_over: "Chờ quá thời hạn",
     kpi_sat: "Chỉ số hài lòng", kpi_est: "Sai số thời gian chờ dự kiến",
     of_issued: "{x} số phiếu", of_called: "{n} / {m} lượt chờ", ratings_n: "{n} lượt đánh giá",
-    estimated_n: "trên {n} phiếu", minutes: "phút", min_short: "ph",
+    estimated_n: "trên {n} phiếu", minutes: "phút", min_short: "phút",
     chart_hour: "Số phiếu cấp theo giờ trong ngày", chart_hour_note: "tổng cả kỳ",
     chart_wait: "Thời gian chờ theo lĩnh vực (phút)",
     chart_wait_note: "trung vị · 90% công dân chờ không quá · lâu nhất · mục tiêu",
@@ -56,7 +56,7 @@ Luot.words({
     kpi_median: "Median wait", kpi_p90: "90% waited at most", kpi_over: "Waited over target",
     kpi_sat: "Satisfaction index", kpi_est: "Error of the printed wait estimate",
     of_issued: "{x} of tickets", of_called: "{n} / {m} waits", ratings_n: "{n} ratings",
-    estimated_n: "over {n} tickets", minutes: "min", min_short: "m",
+    estimated_n: "over {n} tickets", minutes: "min", min_short: "min",
     chart_hour: "Tickets issued by hour of day", chart_hour_note: "whole period",
     chart_wait: "Wait by service (minutes)", chart_wait_note: "median · 90% waited at most · longest · target",
     chart_counter: "Counters", chart_counter_note: "served, no-shows and mean service time",
@@ -75,7 +75,7 @@ Luot.words({
     h_rating: "Ratings", c_issued: "Tickets", c_served: "Served", c_no_show: "No-show", c_cancelled: "Cancelled",
     c_expired: "Expired", c_avg: "Mean", c_median: "Median", c_p90: "P90", c_max: "Longest",
     c_over: "Over target", c_ratings: "Count", c_score: "Mean score", c_sat: "Satisfied", c_est: "Estimate error (min)",
-    t_day: "Day {d}", t_week: "Week {w}/{y} ({a} – {b})", t_month: "Month {m}/{y}", t_quarter: "Quarter {q}/{y}",
+    t_day: "Day {d}", t_week: "Week {w}/{y} ({a} – {b})", t_month: "{m}/{y}", t_quarter: "{q} {y}",
     t_range: "{a} to {b}", t_until: "{p}, figures up to {d}",
     bad_range: "The start date must not be after the end date.", axis_tickets: "Tickets", axis_minutes: "min",
     defs: "Wait: from taking the ticket to its first call (a transfer starts a new wait). Service: from start (or from the call, when start was not pressed) to finish. P90: 90% of waits were no longer. Over target: share of waits longer than the service's target. Satisfaction index: share of “Very satisfied” and “Satisfied” among ratings. Estimate error: mean difference between the wait printed on the ticket and the actual wait. Times in minutes, one decimal.",
@@ -237,8 +237,13 @@ Luot.words({
     let title;
     if (period === "day") title = t("t_day", { d: dmy(from) });
     else if (period === "week") { const [w, wy] = isoWeek(from); title = t("t_week", { w, y: wy, a: dmy(from), b: dmy(to) }); }
-    else if (period === "month") title = t("t_month", { m: from.slice(5, 7), y });
-    else if (period === "quarter") title = t("t_quarter", { q: ["I", "II", "III", "IV"][Math.floor((Number(from.slice(5, 7)) - 1) / 3)], y });
+    else if (period === "month") {
+      title = Luot.lang === "vi" ? t("t_month", { m: from.slice(5, 7), y })
+        : toDate(from).toLocaleString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+    } else if (period === "quarter") {
+      const n = Math.floor((Number(from.slice(5, 7)) - 1) / 3);
+      title = t("t_quarter", { q: Luot.lang === "vi" ? ["I", "II", "III", "IV"][n] : `Q${n + 1}`, y });
+    }
     else title = t("t_range", { a: dmy(from), b: dmy(to) });
     return period !== "range" && period !== "day" && from <= today && today < to ? t("t_until", { p: title, d: dmy(today) }) : title;
   }
