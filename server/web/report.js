@@ -277,15 +277,16 @@ Luot.words({
     const kpi = (id, value, label, sub) => el("div", { class: "kpi", "data-kpi": id }, el("b", {}, value), el("span", {}, label),
       sub ? el("small", {}, sub) : null);
     const waited = x.called > 0;
+    const withUnit = (v) => [v, el("span", { class: "unit" }, ` ${t("min_short")}`)];
     $("kpis").replaceChildren(
       kpi("arrived", count(x.issued), t("kpi_arrived")),
       kpi("served", count(x.served), t("kpi_served"), t("of_issued", { x: pct(share(x.served, x.issued)) })),
       kpi("no_show", pct(share(x.no_show, x.issued)), t("kpi_no_show"), `${count(x.no_show)} / ${count(x.issued)}`),
-      kpi("median_wait", waited ? `${mins(x.median_wait_s)} ${t("min_short")}` : "—", t("kpi_median")),
-      kpi("p90_wait", waited ? `${mins(x.p90_wait_s)} ${t("min_short")}` : "—", t("kpi_p90")),
+      kpi("median_wait", waited ? withUnit(mins(x.median_wait_s)) : "—", t("kpi_median")),
+      kpi("p90_wait", waited ? withUnit(mins(x.p90_wait_s)) : "—", t("kpi_p90")),
       kpi("over_target", waited ? pct(x.over_target_pct) : "—", t("kpi_over"), t("of_called", { n: count(x.over_target), m: count(x.called) })),
       kpi("satisfaction", x.ratings ? pct(x.satisfaction_pct) : "—", t("kpi_sat"), t("ratings_n", { n: count(x.ratings) })),
-      kpi("estimate", x.estimated ? `±${mins(x.estimate_error_s)} ${t("min_short")}` : "—", t("kpi_est"), t("estimated_n", { n: count(x.estimated) })));
+      kpi("estimate", x.estimated ? withUnit(`±${mins(x.estimate_error_s)}`) : "—", t("kpi_est"), t("estimated_n", { n: count(x.estimated) })));
   }
 
   /** Every figure of every row, with its raw value in `data-value`. */
