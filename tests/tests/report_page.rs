@@ -323,6 +323,43 @@ async fn report_page_shows_the_api_figures_and_prints() {
         .await;
     assert_table_matches_api(&browser, &server).await;
 
+    // ‹ steps back one quarter, ending the day before this quarter began.
+    let year: i32 = today[..4].parse().unwrap();
+    let month: u32 = today[5..7].parse().unwrap();
+    let quarter_start = (month - 1) / 3 * 3 + 1;
+    let (py, pm) = if quarter_start == 1 {
+        (year - 1, 10)
+    } else {
+        (year, quarter_start - 3)
+    };
+    let loads = browser
+        .js("return window.luotReport.loads;")
+        .await
+        .as_u64()
+        .unwrap();
+    browser.click("#prev").await;
+    browser
+        .wait_js(
+            "the previous quarter's report",
+            &format!("window.luotReport.ready && window.luotReport.loads > {loads}"),
+        )
+        .await;
+    let (_, q) = page_query(&browser).await;
+    assert_eq!(q["period"], "quarter");
+    assert_eq!(q["from"].as_str().unwrap(), format!("{py}-{pm:02}-01"));
+    assert!(
+        q["to"].as_str().unwrap() < today.as_str(),
+        "the previous quarter ends before today: {q}"
+    );
+    browser.click("#next").await;
+    browser
+        .wait_js(
+            "this quarter's report again",
+            &format!("window.luotReport.ready && window.luotReport.loads > {} && window.luotReport.answers[window.luotReport.query.by].total.issued === 5", loads + 1),
+        )
+        .await;
+    assert_table_matches_api(&browser, &server).await;
+
     // Printed: no bar, no controls; the report, its charts and its table remain.
     browser
         .cdp("Emulation.setEmulatedMedia", json!({ "media": "print" }))
