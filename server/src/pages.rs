@@ -4,7 +4,7 @@
 //! Scripts live in files (no inline script), so the pages can send a strict
 //! Content-Security-Policy.
 //!
-//! `/counter` and `/admin` use the session cookie; `/display`, the lobby screen for smart
+//! `/counter`, `/admin` and `/admin/report` (the printable report) use the session cookie; `/display`, the lobby screen for smart
 //! TVs, and `/rate`, the counter's rating tablet, are public HTML whose scripts authenticate
 //! with their device token. `/t/{track}`, the phone page of one ticket, is served only for a
 //! genuine secret of a ticket in today's queue (else a plain "not found" page, `404`).
@@ -26,6 +26,14 @@ const COUNTER_HTML: &str = include_str!("../web/counter.html");
 const COUNTER_JS: &str = include_str!("../web/counter.js");
 const ADMIN_HTML: &str = include_str!("../web/admin.html");
 const ADMIN_JS: &str = include_str!("../web/admin.js");
+const REPORT_HTML: &str = include_str!("../web/report.html");
+const REPORT_JS: &str = include_str!("../web/report.js");
+const REPORT_CSS: &str = include_str!("../web/report.css");
+/// uPlot, the report page's charts (MIT, `web/vendor/uPlot.LICENSE`), vendored: the centers
+/// have no internet.
+const UPLOT_JS: &str = include_str!("../web/vendor/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../web/vendor/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../web/vendor/uPlot.LICENSE");
 const LOGIN_HTML: &str = include_str!("../web/login.html");
 const FORBIDDEN_HTML: &str = include_str!("../web/forbidden.html");
 const DISPLAY_HTML: &str = include_str!("../web/display.html");
@@ -50,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/counter", get(counter))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/admin", get(admin))
+        .route("/admin/report", get(report))
         .route("/login", get(|| async { html(StatusCode::OK, LOGIN_HTML) }))
         // The lobby screen: public HTML; its script reads the device token from the URL.
         .route(
@@ -91,6 +100,26 @@ pub fn router() -> Router<AppState> {
         .route(
             "/static/admin.js",
             get(|| async { asset("text/javascript; charset=utf-8", ADMIN_JS) }),
+        )
+        .route(
+            "/static/report.js",
+            get(|| async { asset("text/javascript; charset=utf-8", REPORT_JS) }),
+        )
+        .route(
+            "/static/report.css",
+            get(|| async { asset("text/css; charset=utf-8", REPORT_CSS) }),
+        )
+        .route(
+            "/static/vendor/uPlot.iife.min.js",
+            get(|| async { asset("text/javascript; charset=utf-8", UPLOT_JS) }),
+        )
+        .route(
+            "/static/vendor/uPlot.min.css",
+            get(|| async { asset("text/css; charset=utf-8", UPLOT_CSS) }),
+        )
+        .route(
+            "/static/vendor/uPlot.LICENSE.txt",
+            get(|| async { asset("text/plain; charset=utf-8", UPLOT_LICENSE) }),
         )
         .route(
             "/static/display.js",
@@ -202,5 +231,16 @@ async fn admin(who: Result<Principal, ApiError>) -> Response {
         Ok(p) if p.role == Role::Admin => html(StatusCode::OK, ADMIN_HTML),
         Ok(_) => html(StatusCode::FORBIDDEN, FORBIDDEN_HTML),
         Err(_) => Redirect::to("/login?next=/admin").into_response(),
+    }
+}
+
+/// The report page, a page of its own so that its query lives in the URL (a bookmark or a
+/// reload shows the same period) and its printout holds the report only: admins only, as
+/// `/admin`.
+async fn report(who: Result<Principal, ApiError>) -> Response {
+    match who {
+        Ok(p) if p.role == Role::Admin => html(StatusCode::OK, REPORT_HTML),
+        Ok(_) => html(StatusCode::FORBIDDEN, FORBIDDEN_HTML),
+        Err(_) => Redirect::to("/login?next=/admin/report").into_response(),
     }
 }

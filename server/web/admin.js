@@ -1,4 +1,5 @@
-// Lượt admin: live dashboard, center configuration, accounts, device tokens, reports.
+// Lượt admin: live dashboard, center configuration, accounts, device tokens; the reports tab opens
+// the report page (/admin/report, report.js).
 "use strict";
 
 Luot.words({
@@ -12,9 +13,7 @@ Luot.words({
     old_password: "Mật khẩu hiện tại", new_password: "Mật khẩu mới", change: "Đổi", password_changed: "Đã đổi mật khẩu.",
     new_token: "Cấp mã thiết bị", counter_optional: "Quầy (nếu có)", label: "Tên gọi",
     token_once: "Mã này chỉ hiện một lần. Hãy nhập vào thiết bị ngay:", revoke: "Thu hồi",
-    from: "Từ ngày", to: "Đến ngày", by_service: "Theo lĩnh vực", by_counter: "Theo quầy",
-    by_staff: "Theo nhân viên", by_hour: "Theo giờ", by_day: "Theo ngày", show: "Xem", csv: "Tải CSV",
-    avg_wait_chart: "Thời gian chờ trung bình (phút)", name: "Tên", id: "Mã", prefix: "Tiền tố",
+    name: "Tên", id: "Mã", prefix: "Tiền tố",
     start_no: "Số đầu", target: "Chờ tối đa (phút)", service_min: "Phục vụ dự kiến (phút)",
     services_col: "Lĩnh vực phục vụ (theo thứ tự)", mode: "Cách gọi", mode_oldest: "Chờ lâu nhất trước",
     mode_service_order: "Theo thứ tự lĩnh vực", status: "Trạng thái", staff: "Nhân viên", ticket: "Số",
@@ -25,8 +24,7 @@ Luot.words({
     interleave_n: "Số lượt ưu tiên trước 1 lượt thường", escalate: "Chờ quá (phút) thì coi như ưu tiên (0: tắt)",
     role: "Vai trò", counters: "Quầy", disabled: "Đã khóa", active: "Hoạt động", disable: "Khóa", enable: "Mở khóa",
     reset_password: "Đặt lại mật khẩu", new_password_prompt: "Mật khẩu mới cho {u} (ít nhất 8 ký tự):",
-    assign: "Lưu quầy", created: "Tạo lúc", issued: "Đã cấp", served: "Đã phục vụ", no_show_col: "Vắng",
-    avg_wait: "Chờ TB", avg_service: "Phục vụ TB", within: "Đúng hạn", rating: "Hài lòng", total_waiting: "Đang chờ",
+    assign: "Lưu quầy", created: "Tạo lúc", total_waiting: "Đang chờ",
     open_counters: "Quầy đang mở", served_today_kpi: "Đã phục vụ hôm nay", longest_wait: "Chờ lâu nhất", issued_today: "Số đã cấp",
     confirm_revoke: "Thu hồi mã {l}? Thiết bị dùng mã này sẽ ngừng hoạt động.", issuing_stopped: "Ngừng cấp số", issuing_on: "Đang cấp số",
     clock_back: "Đồng hồ máy chủ bị chỉnh lùi {d} lúc {at}.", clock_forward: "Đồng hồ máy chủ bị chỉnh tới {d} lúc {at}.",
@@ -48,9 +46,7 @@ Luot.words({
     old_password: "Current password", new_password: "New password", change: "Change", password_changed: "Password changed.",
     new_token: "New device token", counter_optional: "Counter (optional)", label: "Label",
     token_once: "This token is shown only once. Enter it on the device now:", revoke: "Revoke",
-    from: "From", to: "To", by_service: "By service", by_counter: "By counter", by_staff: "By staff",
-    by_hour: "By hour", by_day: "By day", show: "Show", csv: "Download CSV",
-    avg_wait_chart: "Average wait (minutes)", name: "Name", id: "Id", prefix: "Prefix", start_no: "First number",
+    name: "Name", id: "Id", prefix: "Prefix", start_no: "First number",
     target: "Target wait (min)", service_min: "Expected service (min)", services_col: "Services served (in order)",
     mode: "Calling mode", mode_oldest: "Oldest first", mode_service_order: "Service order", status: "Status",
     staff: "Staff", ticket: "Ticket", elapsed: "Elapsed", waiting_col: "Waiting", longest: "Longest wait",
@@ -60,8 +56,7 @@ Luot.words({
     escalate: "Wait (min) after which a ticket counts as priority (0: off)", role: "Role", counters: "Counters",
     disabled: "Disabled", active: "Active", disable: "Disable", enable: "Enable", reset_password: "Reset password",
     new_password_prompt: "New password for {u} (at least 8 characters):", assign: "Save counters", created: "Created",
-    issued: "Issued", served: "Served", no_show_col: "No-show", avg_wait: "Avg wait", avg_service: "Avg service",
-    within: "On time", rating: "Satisfied", total_waiting: "Waiting", open_counters: "Open counters",
+    total_waiting: "Waiting", open_counters: "Open counters",
     served_today_kpi: "Served today", longest_wait: "Longest wait", issued_today: "Issued",
     clock_back: "The server clock was set back {d} at {at}.", clock_forward: "The server clock was set forward {d} at {at}.",
     clock_note: "Times are recorded by the corrected clock; the order of events is unchanged. Check the server's NTP.",
@@ -92,6 +87,8 @@ Luot.words({
 
   // ---- tabs
   function showTab(name) {
+    // The reports are a page of their own (report.js), printable and with the period in its URL.
+    if (name === "reports") { location.href = "/admin/report"; return; }
     if (!$("tab-" + name)) name = "dashboard";
     tab = name;
     for (const b of $("tabs").querySelectorAll("button")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
@@ -99,12 +96,10 @@ Luot.words({
     history.replaceState(null, "", "#" + name);
     if (name === "users") loadUsers();
     if (name === "devices") loadTokens();
-    if (name === "reports") loadReport();
     renderAll();
   }
   $("tabs").addEventListener("click", (ev) => { const b = ev.target.closest("button"); if (b) showTab(b.dataset.tab); });
 
-  const mins = (s) => (s / 60).toFixed(1);
   const cell = (v, cls) => el("td", cls ? { class: cls } : {}, v);
   const head = (...cols) => el("tr", {}, cols.map((c) => el("th", typeof c === "object" ? c : {}, typeof c === "object" ? c.text : t(c))));
 
@@ -391,45 +386,6 @@ Luot.words({
     } catch (e) { $("rating-error").textContent = e.message; }
   });
 
-  // ---- reports
-  const form = $("report-form");
-  const today = state.day;
-  form.from.value = form.from.value || today.slice(0, 8) + "01";
-  form.to.value = form.to.value || today;
-  function reportQuery(format) {
-    const q = new URLSearchParams({ from: form.from.value, to: form.to.value, by: form.by.value });
-    if (format) q.set("format", format);
-    return "/api/v1/reports?" + q;
-  }
-  async function loadReport() {
-    $("report-error").textContent = "";
-    $("csv-link").href = reportQuery("csv");
-    let r;
-    try { r = await Luot.api("GET", reportQuery()); } catch (e) { $("report-error").textContent = e.message; return; }
-    const tot = r.total;
-    $("report-kpis").replaceChildren(
-      el("div", { class: "kpi" }, el("b", { id: "report-issued" }, String(tot.issued)), t("issued")),
-      el("div", { class: "kpi" }, el("b", {}, String(tot.served)), t("served")),
-      el("div", { class: "kpi" }, el("b", {}, `${mins(tot.avg_wait_s)}′`), t("avg_wait")),
-      el("div", { class: "kpi" }, el("b", {}, tot.called ? `${tot.within_target_pct}%` : "—"), t("within")),
-      el("div", { class: "kpi" }, el("b", {}, tot.ratings ? `${tot.satisfaction_pct}%` : "—"), `${t("rating")} (${tot.ratings})`));
-    const max = Math.max(1, ...r.rows.map((x) => x.avg_wait_s));
-    $("report-bars").replaceChildren(...r.rows.map((x) => el("div", { class: "b" },
-      el("span", {}, x.label),
-      el("div", { class: "track" }, el("div", { class: "fill" + (x.within_target_pct < 80 ? " late" : ""), style: null, "data-w": x.avg_wait_s / max })),
-      el("span", { class: "num" }, `${mins(x.avg_wait_s)}′`))));
-    // Widths are set through the CSSOM: inline style attributes are blocked by the page's policy.
-    $("report-bars").querySelectorAll(".fill").forEach((f) => { f.style.width = (Number(f.dataset.w) * 100).toFixed(1) + "%"; });
-    $("report-table").replaceChildren(head({ text: t("name") }, { text: t("issued"), class: "num" }, { text: t("served"), class: "num" },
-      { text: t("no_show_col"), class: "num" }, { text: t("avg_wait"), class: "num" }, { text: t("within"), class: "num" },
-      { text: t("avg_service"), class: "num" }, { text: t("rating"), class: "num" }),
-      ...[...r.rows, tot].map((x) => el("tr", {}, cell(x === tot ? el("b", {}, x.label) : x.label),
-        cell(String(x.issued), "num"), cell(String(x.served), "num"), cell(String(x.no_show), "num"),
-        cell(`${mins(x.avg_wait_s)}′`, "num"), cell(x.called ? `${x.within_target_pct}%` : "—", "num"),
-        cell(`${mins(x.avg_service_s)}′`, "num"), cell(x.ratings ? `${x.satisfaction_pct}% (${x.ratings})` : "—", "num"))));
-  }
-  form.addEventListener("submit", (ev) => { ev.preventDefault(); loadReport(); });
-
   // ---- live updates
   function renderAll() {
     if (tab === "dashboard") renderDashboard();
@@ -447,7 +403,7 @@ Luot.words({
     conn.classList.toggle("down", !online);
   });
   setInterval(() => { if (tab === "dashboard") renderDashboard(); }, 30000);
-  document.addEventListener("luot:lang", () => { renderConfig(); renderAll(); if (tab === "users") loadUsers(); if (tab === "devices") loadTokens(); if (tab === "reports") loadReport(); });
+  document.addEventListener("luot:lang", () => { renderConfig(); renderAll(); if (tab === "users") loadUsers(); if (tab === "devices") loadTokens(); });
 
   renderConfig();
   showTab(tab);

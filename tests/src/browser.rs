@@ -286,6 +286,35 @@ impl Browser {
             .await;
     }
 
+    /// Sends a Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`),
+    /// e.g. `Emulation.setEmulatedMedia` to lay the page out as printed.
+    ///
+    /// # Panics
+    ///
+    /// When the browser refuses the command.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.client()
+            .issue_cmd(Cdp {
+                cmd: cmd.to_owned(),
+                params,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("CDP {cmd} failed: {e}"))
+    }
+
+    /// The page printed to PDF on A4 portrait with backgrounds, as the print dialog would.
+    ///
+    /// # Panics
+    ///
+    /// When the browser cannot print.
+    pub async fn print_pdf(&self) -> Vec<u8> {
+        let config = fantoccini::wd::PrintConfiguration::builder()
+            .background(true)
+            .build()
+            .expect("a valid print configuration");
+        self.client().print(config).await.expect("cannot print")
+    }
+
     /// Writes a PNG of the viewport to `target/screenshots/{name}` and returns its path.
     ///
     /// # Panics
@@ -316,6 +345,31 @@ impl Drop for Browser {
 fn close_session(client: Client) -> Option<()> {
     let handle = tokio::runtime::Handle::try_current().ok()?;
     tokio::task::block_in_place(|| handle.block_on(client.close())).ok()
+}
+
+/// `POST /session/{id}/goog/cdp/execute`: chromedriver's door to the DevTools Protocol.
+#[derive(Debug)]
+struct Cdp {
+    cmd: String,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (reqwest::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (reqwest::Method::POST, Some(body.to_string()))
+    }
 }
 
 fn free_port() -> u16 {
