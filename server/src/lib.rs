@@ -270,16 +270,11 @@ async fn healthz(State(app): State<AppState>) -> Response {
 /// Every metric, for anyone who can reach the server (counts only, nothing personal), in the
 /// format the scraper asks for.
 async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let format = metrics::Format::negotiate(
-        headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let text = app.metrics.render(
-        &app.engine.published().view,
-        &app.store.health(),
-        format,
-    );
+    let format =
+        metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let text = app
+        .metrics
+        .render(&app.engine.published().view, &app.store.health(), format);
     (
         [
             (header::CONTENT_TYPE, format.content_type()),

@@ -587,6 +587,39 @@ mod tests {
         assert_eq!(labelled(&metrics, "luot_tickets_served_total"), ids);
     }
 
+    /// A webhook endpoint's backlog gauge is exported under its id until it is forgotten, and
+    /// past the bound of endpoints a gauge still works but adds no series.
+    #[test]
+    fn webhook_backlog_per_endpoint() {
+        let metrics = Metrics::new();
+        let state = luot_shared::Engine::new().state_view(jiff::Timestamp::UNIX_EPOCH);
+        let render = |m: &Metrics| m.render(&state, &Health::default(), Format::Text);
+        assert!(!render(&metrics).contains("luot_webhook_backlog{"));
+        metrics.webhook_backlog("one-door").set(5);
+        assert_eq!(
+            metrics.webhook_backlog("one-door").get(),
+            5,
+            "same id, same gauge"
+        );
+        assert!(render(&metrics).contains("luot_webhook_backlog{endpoint=\"one-door\"} 5\n"));
+        metrics.forget_webhook("one-door");
+        assert!(!render(&metrics).contains("one-door"));
+        for i in 0..MAX_WEBHOOK_ENDPOINTS {
+            metrics.webhook_backlog(&format!("e{i}")).set(1);
+        }
+        let extra = metrics.webhook_backlog("one-too-many");
+        extra.set(7);
+        assert_eq!(extra.get(), 7);
+        let text = render(&metrics);
+        assert!(!text.contains("one-too-many"));
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("luot_webhook_backlog{"))
+                .count(),
+            MAX_WEBHOOK_ENDPOINTS
+        );
+    }
+
     /// Both formats carry the same samples; OpenMetrics ends with `# EOF`, describes counters
     /// without `_total` and states the unit of the flush latency.
     #[test]
@@ -600,12 +633,27 @@ mod tests {
         let text = metrics.render(&state, &health, Format::Text);
         assert!(open.ends_with("# EOF\n"), "{open}");
         assert!(!text.contains("# EOF"), "{text}");
-        assert!(open.contains("luot_batch_commands_bucket{le=\"1.0\"} 0\n"), "{open}");
-        assert!(open.contains("luot_batch_commands_bucket{le=\"2.0\"} 1\n"), "{open}");
-        assert!(text.contains("luot_batch_commands_bucket{le=\"2\"} 1\n"), "{text}");
+        assert!(
+            open.contains("luot_batch_commands_bucket{le=\"1.0\"} 0\n"),
+            "{open}"
+        );
+        assert!(
+            open.contains("luot_batch_commands_bucket{le=\"2.0\"} 1\n"),
+            "{open}"
+        );
+        assert!(
+            text.contains("luot_batch_commands_bucket{le=\"2\"} 1\n"),
+            "{text}"
+        );
         assert!(open.contains("# TYPE luot_events counter\n"), "{open}");
-        assert!(text.contains("# TYPE luot_events_total counter\n"), "{text}");
-        assert!(open.contains("# UNIT luot_commit_seconds seconds\n"), "{open}");
+        assert!(
+            text.contains("# TYPE luot_events_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            open.contains("# UNIT luot_commit_seconds seconds\n"),
+            "{open}"
+        );
         for sample in [
             "luot_events_total 3\n",
             "luot_commit_seconds_bucket{le=\"0.0002\"} 0\n",

@@ -37,15 +37,17 @@ async fn metrics_follow_the_queue_by_service() {
     let staff1 = server.api_as("staff-1");
     let staff2 = server.api_as("staff-2");
     let admin = server.api_as(ADMIN);
-    let scraper = server
-        .api(None)
-        .with_header("accept", PROMETHEUS_ACCEPT);
+    let scraper = server.api(None).with_header("accept", PROMETHEUS_ACCEPT);
     let configured: BTreeSet<String> = SERVICES.iter().map(|s| (*s).to_owned()).collect();
 
     // A fresh server: every configured service has its counters, at zero.
     let fresh = scrape(&scraper).await;
     for family in ["luot_tickets_issued_total", "luot_tickets_served_total"] {
-        assert_eq!(fresh.services(family), configured, "{family} on a fresh server");
+        assert_eq!(
+            fresh.services(family),
+            configured,
+            "{family} on a fresh server"
+        );
         for service in SERVICES {
             assert_eq!(fresh.by_service(family, service), 0.0, "{family} {service}");
         }
@@ -83,12 +85,10 @@ async fn metrics_follow_the_queue_by_service() {
     staff2.counter_action(2, "finish").await.expect_status(200);
     recording += 2;
     // Refused: no event, no commit, and no label for the name the request made up.
-    kiosk
-        .issue("khong-co", None)
-        .await
-        .expect_error(404);
+    kiosk.issue("khong-co", None).await.expect_error(404);
     let after = scrape(&scraper).await;
-    let commits = after.histogram("luot_commit_seconds").count - before.histogram("luot_commit_seconds").count;
+    let commits = after.histogram("luot_commit_seconds").count
+        - before.histogram("luot_commit_seconds").count;
     if kiosk.state().await.day == day {
         assert_eq!(
             commits, recording as f64,
@@ -114,8 +114,12 @@ async fn metrics_follow_the_queue_by_service() {
     }
     assert_eq!(after.value("luot_open_counters", &[]), 2.0);
     // Between the two scrapes: the first scrape's own answer, the 14 commands, the refusal.
-    let responses = |e: &Exposition, class: &str| e.value("luot_http_responses_total", &[("class", class)]);
-    assert_eq!(responses(&after, "2xx") - responses(&before, "2xx"), 1.0 + recording as f64);
+    let responses =
+        |e: &Exposition, class: &str| e.value("luot_http_responses_total", &[("class", class)]);
+    assert_eq!(
+        responses(&after, "2xx") - responses(&before, "2xx"),
+        1.0 + recording as f64
+    );
     assert_eq!(responses(&after, "4xx") - responses(&before, "4xx"), 1.0);
     assert_eq!(responses(&after, "5xx"), 0.0);
 
@@ -152,11 +156,20 @@ async fn metrics_follow_the_queue_by_service() {
     let events = last.histogram("luot_commit_events");
     let commands = last.histogram("luot_batch_commands");
     assert!(flush.count >= 1.0);
-    assert_eq!(events.count, flush.count, "one events observation per commit");
-    assert_eq!(commands.count, flush.count, "one commands observation per commit");
+    assert_eq!(
+        events.count, flush.count,
+        "one events observation per commit"
+    );
+    assert_eq!(
+        commands.count, flush.count,
+        "one commands observation per commit"
+    );
     // Every event since start (the server is fresh) was made durable by exactly one commit.
     assert_eq!(last.value("luot_events_total", &[]), seq as f64);
-    assert_eq!(events.sum, seq as f64, "events per commit add up to every event");
+    assert_eq!(
+        events.sum, seq as f64,
+        "events per commit add up to every event"
+    );
     let burst_commands = commands.sum - after.histogram("luot_batch_commands").sum;
     assert!(
         burst_commands >= BURST as f64,
@@ -185,7 +198,11 @@ async fn metrics_follow_the_queue_by_service() {
         "luot_tickets_served_total",
         "luot_waiting_tickets",
     ] {
-        assert_eq!(text.series(family), last.series(family), "{family} in both formats");
+        assert_eq!(
+            text.series(family),
+            last.series(family),
+            "{family} in both formats"
+        );
     }
     assert_eq!(
         text.histogram("luot_commit_events").count,
@@ -418,8 +435,14 @@ impl Exposition {
         let sum = sum.unwrap_or_else(|| panic!("{family}_sum"));
         assert!(buckets.len() >= 2, "{family} has buckets");
         for pair in buckets.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{family}: bounds increase: {buckets:?}");
-            assert!(pair[0].1 <= pair[1].1, "{family}: counts never decrease: {buckets:?}");
+            assert!(
+                pair[0].0 < pair[1].0,
+                "{family}: bounds increase: {buckets:?}"
+            );
+            assert!(
+                pair[0].1 <= pair[1].1,
+                "{family}: counts never decrease: {buckets:?}"
+            );
         }
         let (last_le, last_count) = buckets[buckets.len() - 1];
         assert_eq!(last_le, f64::INFINITY, "{family} ends with +Inf");
@@ -477,8 +500,15 @@ fn sample(line: &str) -> (String, Labels, f64) {
             if closed.is_some() {
                 break;
             }
-            assert!(valid_name(&key) && !key.contains(':'), "bad label name in {line:?}");
-            assert_eq!(chars.next().map(|(_, c)| c), Some('"'), "quoted value in {line:?}");
+            assert!(
+                valid_name(&key) && !key.contains(':'),
+                "bad label name in {line:?}"
+            );
+            assert_eq!(
+                chars.next().map(|(_, c)| c),
+                Some('"'),
+                "quoted value in {line:?}"
+            );
             let mut value = String::new();
             loop {
                 match chars.next().map(|(_, c)| c) {
