@@ -142,7 +142,7 @@ fn run(store: Store, metrics: &Metrics, mut rx: tokio::sync::mpsc::Receiver<Requ
         }
         if !failed {
             metrics.credential_commits.inc();
-            metrics.credential_writes.add(batch.len() as u64);
+            metrics.credential_writes.inc_by(batch.len() as u64);
         }
         for (request, result) in batch.drain(..).zip(results) {
             let result = if failed { Err(()) } else { result };

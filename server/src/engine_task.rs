@@ -192,6 +192,7 @@ pub fn spawn(
             }
         }
     });
+    metrics.set_services(engine.config());
     let now = clock.now();
     let (publisher, published) = watch::channel(Arc::new(publish(&engine, now)));
     let steps = StepDetector::new(engine.last_at());
@@ -310,6 +311,7 @@ impl Writer {
         let (now, step) = self.steps.check(&self.clock);
         let mut recorded: Vec<Recorded> = Vec::new();
         let mut answers = Vec::with_capacity(batch.len());
+        let mut commands = 0;
         if let Some(step) = step {
             let offset_ms = now.duration_since(step.expected).as_millis();
             tracing::warn!(
@@ -330,6 +332,7 @@ impl Writer {
             match job {
                 Job::Command { command, reply } => {
                     self.metrics.commands.inc();
+                    commands += 1;
                     let outcome = self.engine.handle(command, now);
                     recorded.extend(outcome.events);
                     answers.push(Answer::Command(
@@ -350,7 +353,7 @@ impl Writer {
             }
         }
         if !recorded.is_empty()
-            && let Err(e) = self.persist(&recorded)
+            && let Err(e) = self.persist(&recorded, commands)
         {
             let failure = failure_text(&e);
             tracing::error!(error = %e, "could not make events durable; nothing of this batch is acknowledged");
@@ -397,7 +400,7 @@ impl Writer {
         }
     }
 
-    fn persist(&mut self, recorded: &[Recorded]) -> Result<(), StoreError> {
+    fn persist(&mut self, recorded: &[Recorded], commands: usize) -> Result<(), StoreError> {
         let started = Instant::now();
         self.store.append(recorded)?;
         for rec in recorded {
@@ -409,7 +412,8 @@ impl Writer {
         }
         self.store.flush()?;
         self.metrics
-            .observe_commit(recorded.len(), started.elapsed());
+            .observe_commit(recorded.len(), commands, started.elapsed());
+        self.metrics.observe_events(recorded, self.engine.config());
         let closed_days: Vec<jiff::civil::Date> = recorded
             .iter()
             .filter_map(|r| match r.event {
@@ -494,6 +498,8 @@ impl Writer {
             }
         };
         self.engine = engine;
+        self.metrics.set_services(self.engine.config());
+        self.metrics.observe_events(&missed, self.engine.config());
         self.tainted = None;
         self.marked_day = None;
         self.last_snapshot = self.engine.seq();

@@ -12,7 +12,7 @@
 //! - [`pages`]: the web pages (counter console, admin, lobby screen, rating tablet, phone
 //!   tracking), embedded in the binary
 //! - [`error`]: `ApiError` and the JSON extractors
-//! - [`metrics`]: Prometheus text
+//! - [`metrics`]: `/metrics` for Prometheus (OpenMetrics or text 0.0.4)
 //!
 //! `main.rs` parses flags and calls [`Server::open`] then [`Server::run`]; tests do the same
 //! with port 0 and a temporary directory.
@@ -181,7 +181,7 @@ async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Res
                 return response;
             };
             let Ok(_permit) = pool.try_acquire() else {
-                app.metrics.http_5xx.inc();
+                app.metrics.observe_status(503);
                 return ApiError::Unavailable("the server is busy; try again".into())
                     .into_response();
             };
@@ -267,10 +267,22 @@ async fn healthz(State(app): State<AppState>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(app): State<AppState>) -> Response {
-    let mut text = app.metrics.render(&app.engine.published().view);
-    text.push_str(&app.metrics.render_store(&app.store.health()));
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+/// Every metric, for anyone who can reach the server (counts only, nothing personal), in the
+/// format the scraper asks for.
+async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let format =
+        metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let text = app
+        .metrics
+        .render(&app.engine.published().view, &app.store.health(), format);
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::VARY, "accept"),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 /// Where and how to run.
