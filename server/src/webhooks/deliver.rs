@@ -1,0 +1,819 @@
+//! The registry of endpoints and the worker that delivers the log to one of them.
+//!
+//! Each endpoint has one worker task and one [`Slot`]: its settings, its cursor and how its
+//! deliveries go. Every change of an endpoint's settings or cursor, by the admin or by its
+//! worker, happens under the slot's write lock and is made durable before it is visible; an
+//! admin change bumps the slot's generation, so a worker busy with an older view of the
+//! endpoint drops what it was doing instead of moving the cursor on from it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use luot_shared::Recorded;
+use serde::Serialize;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::{Endpoint, FileEndpoint, MAX_ENDPOINTS, RetryPolicy, sign};
+use crate::auth;
+use crate::clock::Clock;
+use crate::engine_task::EngineHandle;
+use crate::error::ApiError;
+use crate::events_api::public_event;
+use crate::store::{Store, StoreError};
+
+/// Meta key prefixes of an endpoint's settings and of its cursor.
+const ENDPOINT_KEY: &str = "webhook/";
+const CURSOR_KEY: &str = "webhook_cursor/";
+/// Events read from the store at a time by a worker.
+const PAGE: usize = 100;
+/// Time to connect to a receiver.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time for a whole delivery: connecting, sending, and the response with its body.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bytes of a response body read (and thrown away) so the connection can be reused; a
+/// receiver that sends more is cut off.
+const MAX_RESPONSE_BODY: usize = 16 * 1024;
+
+/// The endpoints and their workers.
+pub struct Webhooks {
+    store: Store,
+    engine: EngineHandle,
+    clock: Clock,
+    retry: RetryPolicy,
+    client: reqwest::Client,
+    slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    /// Serializes creating and removing endpoints (the bound on their number holds).
+    membership: tokio::sync::Mutex<()>,
+    started: AtomicBool,
+    shutdown: watch::Receiver<bool>,
+}
+
+struct Slot {
+    state: Mutex<SlotState>,
+    /// Held while a change of the settings or the cursor is made durable.
+    write: tokio::sync::Mutex<()>,
+    /// Tells the worker that the settings or the cursor changed.
+    wake: Notify,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct SlotState {
+    endpoint: Endpoint,
+    /// The last seq acknowledged (or passed over by the filter).
+    cursor: u64,
+    generation: u64,
+    removed: bool,
+    /// Failed attempts at the event after the cursor.
+    attempts: u32,
+    last_error: Option<String>,
+    last_error_at: Option<Timestamp>,
+    next_retry_at: Option<Timestamp>,
+    last_delivered_at: Option<Timestamp>,
+    /// Events acknowledged since the server started.
+    delivered: u64,
+}
+
+/// An endpoint as the admin sees it: settings and delivery state, never the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointView {
+    /// Id.
+    pub id: String,
+    /// URL.
+    pub url: String,
+    /// Kinds delivered; empty: every kind.
+    pub events: Vec<String>,
+    /// Whether deliveries run.
+    pub enabled: bool,
+    /// Declared in the center file.
+    pub from_file: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Why it stopped on its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// The last seq acknowledged.
+    pub cursor: u64,
+    /// The last seq of the log.
+    pub last_seq: u64,
+    /// Events not yet delivered or passed over.
+    pub backlog: u64,
+    /// Failed attempts at the event after the cursor.
+    pub attempts: u32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<Timestamp>,
+    /// When the next attempt is due, while retrying.
+    pub next_retry_at: Option<Timestamp>,
+    /// The last acknowledged delivery.
+    pub last_delivered_at: Option<Timestamp>,
+    /// Events acknowledged since the server started.
+    pub delivered: u64,
+}
+
+/// A change of an endpoint's settings.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// New URL (checked).
+    pub url: Option<String>,
+    /// New secret (checked).
+    pub secret: Option<String>,
+    /// New filter (checked).
+    pub events: Option<Vec<String>>,
+    /// Enable or disable; enabling clears the reason it stopped.
+    pub enabled: Option<bool>,
+}
+
+enum Outcome {
+    Delivered,
+    Gone,
+    Interrupted,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs a store call off the async threads (a write flushes to disk).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Unavailable("a store call was cancelled".into())))
+}
+
+fn put_endpoint(store: &Store, endpoint: &Endpoint) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec(endpoint).unwrap_or_default();
+    store.meta_put(&format!("{ENDPOINT_KEY}{}", endpoint.id), &bytes)
+}
+
+fn put_cursor(store: &Store, id: &str, cursor: u64) -> Result<(), StoreError> {
+    store.meta_put(&format!("{CURSOR_KEY}{id}"), &cursor.to_be_bytes())
+}
+
+impl Webhooks {
+    /// Loads the endpoints and their cursors; no worker runs until [`Webhooks::start`].
+    pub fn open(
+        store: Store,
+        engine: EngineHandle,
+        clock: Clock,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<Arc<Webhooks>> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(DELIVERY_TIMEOUT)
+            .user_agent(concat!("luot-server/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let mut endpoints = BTreeMap::new();
+        let mut cursors = BTreeMap::new();
+        for (key, value) in store.meta_list()? {
+            if let Some(id) = key.strip_prefix(ENDPOINT_KEY) {
+                let endpoint: Endpoint = serde_json::from_slice(&value)
+                    .map_err(|e| anyhow::anyhow!("webhook setting {key:?} is damaged: {e}"))?;
+                endpoints.insert(id.to_owned(), endpoint);
+            } else if let Some(id) = key.strip_prefix(CURSOR_KEY) {
+                let bytes: [u8; 8] = value
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| anyhow::anyhow!("webhook cursor {key:?} is damaged"))?;
+                cursors.insert(id.to_owned(), u64::from_be_bytes(bytes));
+            }
+        }
+        let slots = endpoints
+            .into_iter()
+            .map(|(id, endpoint)| {
+                let cursor = cursors.get(&id).copied().unwrap_or(0);
+                (id, Slot::new(endpoint, cursor))
+            })
+            .collect();
+        Ok(Arc::new(Webhooks {
+            store,
+            engine,
+            clock,
+            retry: RetryPolicy::from_env(),
+            client,
+            slots: Mutex::new(slots),
+            membership: tokio::sync::Mutex::new(()),
+            started: AtomicBool::new(false),
+            shutdown,
+        }))
+    }
+
+    fn head(&self) -> u64 {
+        self.engine.published().view.seq
+    }
+
+    /// Makes the endpoints of the center file what it says: each URL it names gets its
+    /// secret and filter (an endpoint it adds starts after the last event so far), and the
+    /// endpoints an earlier file added that it no longer names are removed. Endpoints the
+    /// admin added are left alone. Runs at start, before the workers.
+    pub fn apply_file(&self, file: &[FileEndpoint]) -> anyhow::Result<()> {
+        let head = self.head();
+        let slots: Vec<Arc<Slot>> = lock(&self.slots).values().cloned().collect();
+        for slot in &slots {
+            let (id, url, from_file) = {
+                let s = lock(&slot.state);
+                (s.endpoint.id.clone(), s.endpoint.url.clone(), s.endpoint.from_file)
+            };
+            match file.iter().find(|f| f.url == url) {
+                Some(entry) => {
+                    let mut s = lock(&slot.state);
+                    s.endpoint.secret = entry.secret.clone();
+                    s.endpoint.events = entry.events.clone();
+                    s.endpoint.from_file = true;
+                    put_endpoint(&self.store, &s.endpoint)?;
+                }
+                None if from_file => {
+                    self.store.meta_remove(&format!("{ENDPOINT_KEY}{id}"))?;
+                    self.store.meta_remove(&format!("{CURSOR_KEY}{id}"))?;
+                    lock(&self.slots).remove(&id);
+                    tracing::info!(webhook = %id, %url, "webhook removed: the center file no longer names it");
+                }
+                None => {}
+            }
+        }
+        for entry in file {
+            if slots.iter().any(|s| lock(&s.state).endpoint.url == entry.url) {
+                continue;
+            }
+            if lock(&self.slots).len() >= MAX_ENDPOINTS {
+                anyhow::bail!("at most {MAX_ENDPOINTS} webhook endpoints");
+            }
+            let endpoint = Endpoint {
+                id: self.new_id(),
+                url: entry.url.clone(),
+                secret: entry.secret.clone(),
+                events: entry.events.clone(),
+                enabled: true,
+                from_file: true,
+                created_at: self.clock.now(),
+                disabled_reason: None,
+            };
+            put_cursor(&self.store, &endpoint.id, head)?;
+            put_endpoint(&self.store, &endpoint)?;
+            tracing::info!(webhook = %endpoint.id, url = %endpoint.url, after = head, "webhook added from the center file");
+            lock(&self.slots).insert(endpoint.id.clone(), Slot::new(endpoint, head));
+        }
+        Ok(())
+    }
+
+    fn new_id(&self) -> String {
+        let slots = lock(&self.slots);
+        loop {
+            let id = auth::random_hex(4);
+            if !slots.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Starts a worker for every endpoint (and, from now on, for each one created).
+    pub fn start(self: &Arc<Self>) {
+        self.started.store(true, Ordering::SeqCst);
+        let slots: Vec<Arc<Slot>> = lock(&self.slots).values().cloned().collect();
+        for slot in slots {
+            self.spawn_worker(slot);
+        }
+    }
+
+    fn spawn_worker(self: &Arc<Self>, slot: Arc<Slot>) {
+        let worker = tokio::spawn(self.clone().run(slot.clone()));
+        if let Some(old) = lock(&slot.task).replace(worker) {
+            old.abort();
+        }
+    }
+
+    /// Stops every worker and waits for them (they hold the engine handle).
+    pub async fn stop(&self) {
+        let tasks: Vec<JoinHandle<()>> = lock(&self.slots)
+            .values()
+            .filter_map(|s| lock(&s.task).take())
+            .collect();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Every endpoint, oldest first.
+    pub fn list(&self) -> Vec<EndpointView> {
+        let head = self.head();
+        let mut views: Vec<EndpointView> = lock(&self.slots)
+            .values()
+            .map(|s| lock(&s.state).view(head))
+            .collect();
+        views.sort_by_key(|v| v.created_at);
+        views
+    }
+
+    fn slot(&self, id: &str) -> Result<Arc<Slot>, ApiError> {
+        lock(&self.slots)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("no webhook {id:?}")))
+    }
+
+    /// One endpoint.
+    pub fn get(&self, id: &str) -> Result<EndpointView, ApiError> {
+        Ok(lock(&self.slot(id)?.state).view(self.head()))
+    }
+
+    /// Adds an endpoint with checked settings whose cursor starts at `after` (default: the
+    /// last event so far, so only what happens from now on is sent).
+    pub async fn create(
+        self: &Arc<Self>,
+        url: String,
+        secret: String,
+        events: Vec<String>,
+        after: Option<u64>,
+    ) -> Result<EndpointView, ApiError> {
+        let _membership = self.membership.lock().await;
+        let head = self.head();
+        let cursor = after.unwrap_or(head);
+        if cursor > head {
+            return Err(ApiError::Bad(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_after",
+                format!("after: the log ends at seq {head}"),
+            ));
+        }
+        {
+            let slots = lock(&self.slots);
+            if slots.len() >= MAX_ENDPOINTS {
+                return Err(ApiError::Bad(
+                    StatusCode::CONFLICT,
+                    "too_many_webhooks",
+                    format!("at most {MAX_ENDPOINTS} webhook endpoints"),
+                ));
+            }
+            if slots.values().any(|s| lock(&s.state).endpoint.url == url) {
+                return Err(ApiError::Bad(
+                    StatusCode::CONFLICT,
+                    "webhook_exists",
+                    format!("a webhook to {url} exists; change that one"),
+                ));
+            }
+        }
+        let endpoint = Endpoint {
+            id: self.new_id(),
+            url,
+            secret,
+            events,
+            enabled: true,
+            from_file: false,
+            created_at: self.clock.now(),
+            disabled_reason: None,
+        };
+        let store = self.store.clone();
+        let stored = endpoint.clone();
+        blocking(move || {
+            put_cursor(&store, &stored.id, cursor)?;
+            put_endpoint(&store, &stored)
+        })
+        .await?;
+        tracing::info!(webhook = %endpoint.id, url = %endpoint.url, after = cursor, "webhook added");
+        let slot = Slot::new(endpoint, cursor);
+        let view = lock(&slot.state).view(head);
+        lock(&self.slots).insert(view.id.clone(), slot.clone());
+        if self.started.load(Ordering::SeqCst) {
+            self.spawn_worker(slot);
+        }
+        Ok(view)
+    }
+
+    /// Changes an endpoint's settings.
+    pub async fn update(&self, id: &str, change: Change) -> Result<EndpointView, ApiError> {
+        let slot = self.slot(id)?;
+        let _write = slot.write.lock().await;
+        let mut endpoint = lock(&slot.state).endpoint.clone();
+        if let Some(url) = change.url {
+            let taken = lock(&self.slots)
+                .values()
+                .any(|s| !Arc::ptr_eq(s, &slot) && lock(&s.state).endpoint.url == url);
+            if taken {
+                return Err(ApiError::Bad(
+                    StatusCode::CONFLICT,
+                    "webhook_exists",
+                    format!("a webhook to {url} exists"),
+                ));
+            }
+            endpoint.url = url;
+        }
+        if let Some(secret) = change.secret {
+            endpoint.secret = secret;
+        }
+        if let Some(events) = change.events {
+            endpoint.events = events;
+        }
+        if let Some(enabled) = change.enabled {
+            endpoint.enabled = enabled;
+            if enabled {
+                endpoint.disabled_reason = None;
+            }
+        }
+        let store = self.store.clone();
+        let stored = endpoint.clone();
+        blocking(move || put_endpoint(&store, &stored)).await?;
+        let view = {
+            let mut s = lock(&slot.state);
+            s.endpoint = endpoint;
+            s.restart();
+            s.view(self.head())
+        };
+        slot.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Sends everything again from seq `from` on (events up to `from - 1` count as
+    /// acknowledged).
+    pub async fn redeliver(&self, id: &str, from: u64) -> Result<EndpointView, ApiError> {
+        let slot = self.slot(id)?;
+        let head = self.head();
+        if from == 0 || from > head + 1 {
+            return Err(ApiError::Bad(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_from",
+                format!("from: a seq from 1 to {} (the log ends at {head})", head + 1),
+            ));
+        }
+        let _write = slot.write.lock().await;
+        let store = self.store.clone();
+        let key = id.to_owned();
+        blocking(move || put_cursor(&store, &key, from - 1)).await?;
+        let view = {
+            let mut s = lock(&slot.state);
+            s.cursor = from - 1;
+            s.restart();
+            s.view(head)
+        };
+        tracing::info!(webhook = %id, from, "webhook redelivers");
+        slot.wake.notify_one();
+        Ok(view)
+    }
+
+    /// Removes an endpoint and its cursor.
+    pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
+        let _membership = self.membership.lock().await;
+        let slot = self.slot(id)?;
+        let _write = slot.write.lock().await;
+        let store = self.store.clone();
+        let key = id.to_owned();
+        blocking(move || {
+            store.meta_remove(&format!("{ENDPOINT_KEY}{key}"))?;
+            store.meta_remove(&format!("{CURSOR_KEY}{key}"))
+        })
+        .await?;
+        lock(&slot.state).removed = true;
+        lock(&self.slots).remove(id);
+        if let Some(task) = lock(&slot.task).take() {
+            task.abort();
+        }
+        tracing::info!(webhook = %id, "webhook removed");
+        Ok(())
+    }
+
+    /// The worker of one endpoint: until the server stops or the endpoint is removed.
+    async fn run(self: Arc<Self>, slot: Arc<Slot>) {
+        let mut events = self.engine.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            // A fresh receiver before reading the head: whatever is published after this
+            // wakes the wait below, and nothing older is read through one by one.
+            events = events.resubscribe();
+            let head = self.head();
+            let (endpoint, cursor, generation, removed) = {
+                let s = lock(&slot.state);
+                (s.endpoint.clone(), s.cursor, s.generation, s.removed)
+            };
+            if removed {
+                return;
+            }
+            if !endpoint.enabled || cursor >= head {
+                tokio::select! {
+                    _ = slot.wake.notified() => {}
+                    _ = events.recv() => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+            let store = self.store.clone();
+            let page = blocking(move || store.events(cursor + 1, head, PAGE)).await;
+            let page = match page {
+                Ok(page) if page.first().is_some_and(|r| r.seq == cursor + 1) => page,
+                Ok(_) => {
+                    self.wait_after_failure(&slot, generation, "the log cannot be read here")
+                        .await;
+                    continue;
+                }
+                Err(e) => {
+                    let why = format!("the log cannot be read: {e}");
+                    if !self.wait_after_failure(&slot, generation, &why).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let key = match sign::secret_key(&endpoint.secret) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::error!(webhook = %endpoint.id, error = %e, "webhook secret unusable");
+                    if !self
+                        .wait_after_failure(&slot, generation, "the secret is unusable")
+                        .await
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let mut passed_over = None;
+            for rec in &page {
+                if !endpoint.selects(rec.event.kind()) {
+                    passed_over = Some(rec.seq);
+                    continue;
+                }
+                if let Some(seq) = passed_over.take()
+                    && !self.advance(&slot, generation, seq, false).await
+                {
+                    break;
+                }
+                match self
+                    .deliver(&slot, &endpoint, &key, generation, rec, &mut shutdown)
+                    .await
+                {
+                    Outcome::Delivered => {
+                        if !self.advance(&slot, generation, rec.seq, true).await {
+                            break;
+                        }
+                    }
+                    Outcome::Gone => {
+                        self.disable_gone(&slot, generation, rec.seq).await;
+                        break;
+                    }
+                    Outcome::Interrupted => break,
+                }
+            }
+            if let Some(seq) = passed_over {
+                self.advance(&slot, generation, seq, false).await;
+            }
+        }
+    }
+
+    /// Tries one event until it is acknowledged, the endpoint says it is gone, or the
+    /// endpoint changed (or the server stops).
+    async fn deliver(
+        &self,
+        slot: &Slot,
+        endpoint: &Endpoint,
+        key: &[u8],
+        generation: u64,
+        rec: &Recorded,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Outcome {
+        let body = serde_json::to_vec(&public_event(rec)).unwrap_or_default();
+        let id = format!("msg_{}_{}", endpoint.id, rec.seq);
+        loop {
+            let failure = match self.attempt(endpoint, key, &id, &body).await {
+                Ok(status) if status.is_success() => return Outcome::Delivered,
+                Ok(StatusCode::GONE) => return Outcome::Gone,
+                Ok(status) if status.is_redirection() => {
+                    format!("HTTP {status} (redirects are not followed)")
+                }
+                Ok(status) => format!("HTTP {status}"),
+                Err(e) => e,
+            };
+            let delay = {
+                let mut s = lock(&slot.state);
+                if s.generation != generation {
+                    return Outcome::Interrupted;
+                }
+                s.attempts = s.attempts.saturating_add(1);
+                let delay = self.retry.delay(s.attempts);
+                let now = self.clock.now();
+                s.last_error = Some(format!("seq {}: {failure}", rec.seq));
+                s.last_error_at = Some(now);
+                s.next_retry_at = Some(now + delay);
+                if s.attempts == 1 || s.attempts.is_multiple_of(20) {
+                    tracing::warn!(webhook = %endpoint.id, seq = rec.seq, attempts = s.attempts, error = %failure, "webhook delivery failed; retrying");
+                }
+                delay
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = slot.wake.notified() => return Outcome::Interrupted,
+                _ = shutdown.changed() => return Outcome::Interrupted,
+            }
+        }
+    }
+
+    /// One POST: the status, or why there is none.
+    async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        key: &[u8],
+        id: &str,
+        body: &[u8],
+    ) -> Result<StatusCode, String> {
+        let timestamp = self.clock.now().as_second();
+        let signature = sign::signature(key, id, timestamp, body);
+        let sent = self
+            .client
+            .post(&endpoint.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_vec())
+            .send()
+            .await;
+        let mut response = sent.map_err(|e| describe(&e))?;
+        let status = response.status();
+        // Read a bounded part of the body so the connection can be reused; its content is
+        // never kept or shown.
+        let mut read = 0;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    read += chunk.len();
+                    if read > MAX_RESPONSE_BODY {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if status.is_success() => {
+                    // The receiver answered 2xx: it has the event, whatever its body does.
+                    tracing::debug!(error = %describe(&e), "webhook response body cut short");
+                    break;
+                }
+                Err(e) => return Err(describe(&e)),
+            }
+        }
+        Ok(status)
+    }
+
+    /// Moves the cursor to `seq`, durably, unless the endpoint changed meanwhile; false when
+    /// it did (the worker then starts over from the new state).
+    async fn advance(&self, slot: &Slot, generation: u64, seq: u64, delivered: bool) -> bool {
+        let _write = slot.write.lock().await;
+        let id = {
+            let s = lock(&slot.state);
+            if s.generation != generation || s.removed {
+                return false;
+            }
+            s.endpoint.id.clone()
+        };
+        let store = self.store.clone();
+        let stored = blocking(move || put_cursor(&store, &id, seq)).await;
+        let mut s = lock(&slot.state);
+        if let Err(e) = stored {
+            // The receiver has the event; at worst a restart sends it again (deliveries are
+            // at least once), so the worker goes on.
+            tracing::warn!(webhook = %s.endpoint.id, seq, error = %e, "webhook progress not recorded");
+        }
+        s.cursor = seq;
+        s.attempts = 0;
+        s.next_retry_at = None;
+        if delivered {
+            s.delivered += 1;
+            s.last_delivered_at = Some(self.clock.now());
+        }
+        true
+    }
+
+    /// The receiver answered 410 Gone: the endpoint stops until the admin enables it again.
+    async fn disable_gone(&self, slot: &Slot, generation: u64, seq: u64) {
+        let _write = slot.write.lock().await;
+        let endpoint = {
+            let mut s = lock(&slot.state);
+            if s.generation != generation || s.removed {
+                return;
+            }
+            let now = self.clock.now();
+            s.endpoint.enabled = false;
+            s.endpoint.disabled_reason = Some(format!(
+                "the receiver answered 410 Gone to seq {seq} at {now}"
+            ));
+            s.last_error = Some(format!("seq {seq}: HTTP 410 Gone"));
+            s.last_error_at = Some(now);
+            s.next_retry_at = None;
+            s.restart();
+            s.endpoint.clone()
+        };
+        tracing::warn!(webhook = %endpoint.id, seq, "webhook disabled: the receiver answered 410 Gone");
+        let store = self.store.clone();
+        if let Err(e) = blocking(move || put_endpoint(&store, &endpoint)).await {
+            tracing::warn!(error = %e, "disabled webhook not recorded; it is disabled until restart");
+        }
+    }
+
+    /// Records a failure that is not the receiver's and waits as after a failed attempt;
+    /// false when the server stops.
+    async fn wait_after_failure(&self, slot: &Slot, generation: u64, why: &str) -> bool {
+        let delay = {
+            let mut s = lock(&slot.state);
+            if s.generation != generation {
+                return true;
+            }
+            s.attempts = s.attempts.saturating_add(1);
+            let delay = self.retry.delay(s.attempts);
+            let now = self.clock.now();
+            s.last_error = Some(why.to_owned());
+            s.last_error_at = Some(now);
+            s.next_retry_at = Some(now + delay);
+            delay
+        };
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = slot.wake.notified() => true,
+            _ = shutdown.changed() => false,
+        }
+    }
+}
+
+/// A delivery failure in a few words, without the URL (it is shown beside it anyway).
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs());
+    }
+    let mut text = if e.is_connect() {
+        "cannot connect".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(e);
+    // The innermost cause says most (refused, reset, certificate); bounded by the chain.
+    let mut last = None;
+    while let Some(cause) = source {
+        last = Some(cause.to_string());
+        source = cause.source();
+    }
+    if let Some(cause) = last {
+        text.push_str(": ");
+        text.push_str(&cause);
+    }
+    text
+}
+
+impl Slot {
+    fn new(endpoint: Endpoint, cursor: u64) -> Arc<Slot> {
+        Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                endpoint,
+                cursor,
+                generation: 0,
+                removed: false,
+                attempts: 0,
+                last_error: None,
+                last_error_at: None,
+                next_retry_at: None,
+                last_delivered_at: None,
+                delivered: 0,
+            }),
+            write: tokio::sync::Mutex::new(()),
+            wake: Notify::new(),
+            task: Mutex::new(None),
+        })
+    }
+}
+
+impl SlotState {
+    /// After a change: the worker starts over, retrying at once.
+    fn restart(&mut self) {
+        self.generation += 1;
+        self.attempts = 0;
+        self.next_retry_at = None;
+    }
+
+    fn view(&self, head: u64) -> EndpointView {
+        let e = &self.endpoint;
+        EndpointView {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            events: e.events.clone(),
+            enabled: e.enabled,
+            from_file: e.from_file,
+            created_at: e.created_at,
+            disabled_reason: e.disabled_reason.clone(),
+            cursor: self.cursor,
+            last_seq: head,
+            backlog: head.saturating_sub(self.cursor),
+            attempts: self.attempts,
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            next_retry_at: self.next_retry_at,
+            last_delivered_at: self.last_delivered_at,
+            delivered: self.delivered,
+        }
+    }
+}
