@@ -30,8 +30,8 @@ pub fn router() -> Router<AppState> {
 /// WebSocket publishes it (without what stays inside the server, such as a ticket's
 /// `request_id`).
 pub fn public_event(rec: &Recorded) -> serde_json::Value {
-    let mut value = serde_json::to_value(ServerMessage::Event(rec.clone()))
-        .unwrap_or(serde_json::Value::Null);
+    let mut value =
+        serde_json::to_value(ServerMessage::Event(rec.clone())).unwrap_or(serde_json::Value::Null);
     if let Some(object) = value.as_object_mut() {
         object.remove("type");
         object.insert("kind".into(), rec.event.kind().into());

@@ -274,6 +274,7 @@ async fn healthz(State(app): State<AppState>) -> Response {
 async fn metrics(State(app): State<AppState>) -> Response {
     let mut text = app.metrics.render(&app.engine.published().view);
     text.push_str(&app.metrics.render_store(&app.store.health()));
+    text.push_str(&app.webhooks.render_metrics());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -27,7 +27,7 @@ async fn pages_cover_the_log_once_in_order() {
     for limit in [1, 7, 1000] {
         let mut after = 0;
         let mut seqs = Vec::new();
-        let mut pages = 0;
+        let mut pages = 0u64;
         loop {
             let page: Value = api
                 .get(&format!("/api/v1/events?after={after}&limit={limit}"))
@@ -44,7 +44,10 @@ async fn pages_cover_the_log_once_in_order() {
                 assert!(event["at"].is_string(), "{event}");
                 assert!(event.get("type").is_none(), "{event}");
             }
-            assert!(!page.to_string().contains("kiosk-request-"), "request_id leaked");
+            assert!(
+                !page.to_string().contains("kiosk-request-"),
+                "request_id leaked"
+            );
             assert_eq!(page["last_seq"], last);
             let next = page["next"].as_u64().unwrap();
             assert_eq!(Some(next), seqs.last().copied().or(Some(after)));
@@ -64,7 +67,10 @@ async fn pages_cover_the_log_once_in_order() {
         .expect_status(200)
         .json();
     assert!(end["events"].as_array().unwrap().is_empty());
-    assert_eq!((end["next"].as_u64(), end["more"].as_bool()), (Some(last), Some(false)));
+    assert_eq!(
+        (end["next"].as_u64(), end["more"].as_bool()),
+        (Some(last), Some(false))
+    );
 }
 
 /// Bad cursors and limits get a 400 JSON error; only admins may read the log.
@@ -97,5 +103,9 @@ async fn bad_parameters_and_other_roles_are_refused() {
             .await
             .expect_error(403);
     }
-    server.api(None).get("/api/v1/events").await.expect_error(401);
+    server
+        .api(None)
+        .get("/api/v1/events")
+        .await
+        .expect_error(401);
 }

@@ -66,7 +66,6 @@ type Shared = Arc<Mutex<Seen>>;
 /// A webhook receiver on 127.0.0.1.
 struct Receiver {
     port: u16,
-    seen: Shared,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -81,9 +80,7 @@ impl Receiver {
             .unwrap();
         let listener = socket.listen(64).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(seen.clone());
+        let app = Router::new().route("/hook", post(receive)).with_state(seen);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -95,7 +92,6 @@ impl Receiver {
         });
         Receiver {
             port,
-            seen,
             stop: Some(stop),
             task: Some(task),
         }
@@ -205,12 +201,14 @@ async fn head(api: &Api) -> u64 {
     api.seq().await
 }
 
-/// Some counter work: `n` tickets issued at field 1, one called and finished at counter 1.
+/// Some counter work: `n` tickets issued at field 1, counter 1 open (or already), one ticket
+/// called and finished there.
 async fn activity(api: &Api, n: usize) {
     for _ in 0..n {
         api.issue_ticket("tnmt").await;
     }
-    api.open_counter(1).await;
+    let open = api.counter_action(1, "open").await;
+    assert!(matches!(open.status, 200 | 409), "{}", open.body);
     api.call_next(1).await.expect("someone waits");
     let finished = api.counter_action(1, "finish").await;
     assert!(matches!(finished.status, 200 | 204), "{}", finished.body);
@@ -332,8 +330,16 @@ async fn failing_then_down_across_restart_gets_every_event_once_in_order() {
         assert!(kinds.contains(&"ticket_finished"));
     }
     let v = endpoint(&api, &id).await;
-    assert_eq!((v["cursor"].as_u64(), v["backlog"].as_u64()), (Some(third), Some(0)));
+    assert_eq!(
+        (v["cursor"].as_u64(), v["backlog"].as_u64()),
+        (Some(third), Some(0))
+    );
     assert_eq!(v["attempts"], 0);
+    let metrics = api.get("/metrics").await.expect_status(200).body;
+    assert!(
+        metrics.contains(&format!("luot_webhook_backlog{{endpoint=\"{id}\"}} 0")),
+        "{metrics}"
+    );
     for path in [
         "/api/v1/state",
         "/api/v1/admin/center",
@@ -370,11 +376,18 @@ async fn gone_disables_until_enabled_again() {
         (!v["enabled"].as_bool().unwrap()).then_some(v)
     })
     .await;
-    assert!(v["disabled_reason"].as_str().unwrap().contains("410"), "{v}");
+    assert!(
+        v["disabled_reason"].as_str().unwrap().contains("410"),
+        "{v}"
+    );
     assert_eq!(v["cursor"], 0);
     activity(&api, 2).await;
     // Retried at 20 ms, a still-enabled endpoint would have been tried again by now.
-    assert_eq!(seen.lock().unwrap().requests, 1, "no delivery while disabled");
+    assert_eq!(
+        seen.lock().unwrap().requests,
+        1,
+        "no delivery while disabled"
+    );
     assert_eq!(endpoint(&api, &id).await["cursor"], 0);
 
     seen.lock().unwrap().always = None;
@@ -419,7 +432,11 @@ async fn filter_and_redeliver() {
     seen.lock().unwrap().key = secret_key(&secret);
     let id = created["id"].as_str().unwrap().to_owned();
     let start = created["cursor"].as_u64().unwrap();
-    assert_eq!(start, head(&api).await, "starts after the last event so far");
+    assert_eq!(
+        start,
+        head(&api).await,
+        "starts after the last event so far"
+    );
     let listed = api.get("/api/v1/admin/webhooks").await.expect_status(200);
     assert!(!listed.body.contains(&secret[6..]), "secret listed");
 
@@ -440,7 +457,12 @@ async fn filter_and_redeliver() {
         let seen = seen.lock().unwrap();
         assert_eq!(
             kinds(&seen),
-            ["ticket_issued", "ticket_issued", "ticket_issued", "ticket_called"]
+            [
+                "ticket_issued",
+                "ticket_issued",
+                "ticket_issued",
+                "ticket_called"
+            ]
         );
         assert_eq!(seen.requests, 4, "the other kinds were not POSTed");
         assert!(seen.rejected.is_empty(), "{:?}", seen.rejected);
@@ -451,7 +473,11 @@ async fn filter_and_redeliver() {
         let reply = api
             .post(&format!("/api/v1/admin/webhooks/{id}/redeliver"), &bad)
             .await;
-        assert!(reply.status == 422 || reply.status == 400, "{bad}: {}", reply.status);
+        assert!(
+            reply.status == 422 || reply.status == 400,
+            "{bad}: {}",
+            reply.status
+        );
         reply.expect_error(reply.status);
     }
     api.post(
@@ -495,9 +521,11 @@ async fn filter_and_redeliver() {
 /// admins reach them.
 #[tokio::test]
 async fn admin_routes_refuse_bad_input() {
-    let server = TestServer::start(
-        ServerOptions::new().token("screen", luot_shared::protocol::Role::Display, None),
-    );
+    let server = TestServer::start(ServerOptions::new().token(
+        "screen",
+        luot_shared::protocol::Role::Display,
+        None,
+    ));
     let api = server.api_as(ADMIN);
     for (body, code) in [
         (json!({ "url": "ftp://10.0.0.1/x" }), "invalid_url"),
@@ -524,19 +552,26 @@ async fn admin_routes_refuse_bad_input() {
         assert_eq!(reply.expect_error(422).code, code, "{body}");
     }
     let reply = api
-        .post("/api/v1/admin/webhooks", &json!({ "url": "http://10.0.0.1/x", "colour": 1 }))
+        .post(
+            "/api/v1/admin/webhooks",
+            &json!({ "url": "http://10.0.0.1/x", "colour": 1 }),
+        )
         .await;
-    assert!(reply.status == 422 || reply.status == 400, "{}", reply.status);
+    assert!(
+        reply.status == 422 || reply.status == 400,
+        "{}",
+        reply.status
+    );
     let list: Vec<Value> = api.get("/api/v1/admin/webhooks").await.json();
     assert!(list.is_empty(), "nothing was created: {list:?}");
 
     let screen = server.api_as("screen");
+    screen.get("/api/v1/admin/webhooks").await.expect_error(403);
     screen
-        .get("/api/v1/admin/webhooks")
-        .await
-        .expect_error(403);
-    screen
-        .post("/api/v1/admin/webhooks", &json!({ "url": "http://10.0.0.1/x" }))
+        .post(
+            "/api/v1/admin/webhooks",
+            &json!({ "url": "http://10.0.0.1/x" }),
+        )
         .await
         .expect_error(403);
     server
@@ -546,14 +581,20 @@ async fn admin_routes_refuse_bad_input() {
         .expect_error(401);
 
     let created: Value = api
-        .post("/api/v1/admin/webhooks", &json!({ "url": "http://10.0.0.1/x" }))
+        .post(
+            "/api/v1/admin/webhooks",
+            &json!({ "url": "http://10.0.0.1/x" }),
+        )
         .await
         .expect_status(201)
         .json();
     let id = created["id"].as_str().unwrap();
-    api.post("/api/v1/admin/webhooks", &json!({ "url": "http://10.0.0.1/x" }))
-        .await
-        .expect_error(409);
+    api.post(
+        "/api/v1/admin/webhooks",
+        &json!({ "url": "http://10.0.0.1/x" }),
+    )
+    .await
+    .expect_error(409);
     api.patch(
         &format!("/api/v1/admin/webhooks/{id}"),
         &json!({ "url": "gopher://x/" }),

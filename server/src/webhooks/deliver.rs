@@ -220,7 +220,11 @@ impl Webhooks {
         for slot in &slots {
             let (id, url, from_file) = {
                 let s = lock(&slot.state);
-                (s.endpoint.id.clone(), s.endpoint.url.clone(), s.endpoint.from_file)
+                (
+                    s.endpoint.id.clone(),
+                    s.endpoint.url.clone(),
+                    s.endpoint.from_file,
+                )
             };
             match file.iter().find(|f| f.url == url) {
                 Some(entry) => {
@@ -240,7 +244,10 @@ impl Webhooks {
             }
         }
         for entry in file {
-            if slots.iter().any(|s| lock(&s.state).endpoint.url == entry.url) {
+            if slots
+                .iter()
+                .any(|s| lock(&s.state).endpoint.url == entry.url)
+            {
                 continue;
             }
             if lock(&self.slots).len() >= MAX_ENDPOINTS {
@@ -311,6 +318,47 @@ impl Webhooks {
             .collect();
         views.sort_by_key(|v| v.created_at);
         views
+    }
+
+    /// Prometheus text of the deliveries: per endpoint, whether it runs, its backlog, the
+    /// failed attempts at its current event and the events acknowledged since start.
+    pub fn render_metrics(&self) -> String {
+        use std::fmt::Write as _;
+        let views = self.list();
+        let mut out = String::new();
+        let families: [(&str, &str, &str, fn(&EndpointView) -> u64); 4] = [
+            (
+                "luot_webhook_enabled",
+                "gauge",
+                "Whether deliveries to the endpoint run.",
+                |v| u64::from(v.enabled),
+            ),
+            (
+                "luot_webhook_backlog",
+                "gauge",
+                "Events after the endpoint's cursor.",
+                |v| v.backlog,
+            ),
+            (
+                "luot_webhook_attempts",
+                "gauge",
+                "Failed attempts at the endpoint's current event.",
+                |v| u64::from(v.attempts),
+            ),
+            (
+                "luot_webhook_delivered_total",
+                "counter",
+                "Events acknowledged since start.",
+                |v| v.delivered,
+            ),
+        ];
+        for (name, kind, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for v in &views {
+                let _ = writeln!(out, "{name}{{endpoint=\"{}\"}} {}", v.id, value(v));
+            }
+        }
+        out
     }
 
     fn slot(&self, id: &str) -> Result<Arc<Slot>, ApiError> {
@@ -440,7 +488,10 @@ impl Webhooks {
             return Err(ApiError::Bad(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_from",
-                format!("from: a seq from 1 to {} (the log ends at {head})", head + 1),
+                format!(
+                    "from: a seq from 1 to {} (the log ends at {head})",
+                    head + 1
+                ),
             ));
         }
         let _write = slot.write.lock().await;

@@ -126,10 +126,7 @@ pub fn split_center_file(text: &str) -> Result<(String, Vec<FileEndpoint>), Conf
         let field = |what: &str| format!("webhooks[{i}].{what}");
         let url = check_url(&e.url).map_err(|m| config_error(field("url"), m))?;
         if checked.iter().any(|c| c.url == url) {
-            return Err(config_error(
-                field("url"),
-                format!("{url} is named twice"),
-            ));
+            return Err(config_error(field("url"), format!("{url} is named twice")));
         }
         sign::secret_key(&e.secret).map_err(|m| config_error(field("secret"), m))?;
         let events = check_events(&e.events).map_err(|m| config_error(field("events"), m))?;
