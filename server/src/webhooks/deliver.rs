@@ -39,6 +39,14 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 /// receiver that sends more is cut off.
 const MAX_RESPONSE_BODY: usize = 16 * 1024;
 
+/// A metric family: name, type, help, and its value for an endpoint.
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&EndpointView) -> u64,
+);
+
 /// The endpoints and their workers.
 pub struct Webhooks {
     store: Store,
@@ -326,7 +334,7 @@ impl Webhooks {
         use std::fmt::Write as _;
         let views = self.list();
         let mut out = String::new();
-        let families: [(&str, &str, &str, fn(&EndpointView) -> u64); 4] = [
+        let families: [Family; 4] = [
             (
                 "luot_webhook_enabled",
                 "gauge",
