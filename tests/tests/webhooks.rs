@@ -614,3 +614,78 @@ async fn admin_routes_refuse_bad_input() {
     let list: Vec<Value> = api.get("/api/v1/admin/webhooks").await.json();
     assert!(list.is_empty());
 }
+
+/// The admin's backup carries the endpoints with their secrets and cursors: a server
+/// restored from it goes on delivering after the last acknowledged event, signed the same.
+#[tokio::test]
+async fn a_restored_backup_resumes_each_endpoint() {
+    let seen = shared(0);
+    let receiver = Receiver::start(0, seen.clone()).await;
+    let mut server = TestServer::start(ServerOptions::new().env(FAST_RETRY.0, FAST_RETRY.1));
+    let api = server.api_as(ADMIN);
+    let created: Value = api
+        .post(
+            "/api/v1/admin/webhooks",
+            &json!({ "url": receiver.url(), "secret": SECRET, "after": 0 }),
+        )
+        .await
+        .expect_status(201)
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    activity(&api, 2).await;
+    let last = head(&api).await;
+    poll_until(LIMIT, "the events delivered", || async {
+        (seen.lock().unwrap().seqs().last() == Some(&last)).then_some(())
+    })
+    .await;
+    let export = api
+        .get("/api/v1/admin/export")
+        .await
+        .expect_status(200)
+        .body;
+    let secret_hex: String = SECRET.bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(export.contains(&secret_hex), "the backup holds the secret");
+    server.kill9();
+
+    let scratch = tempfile::tempdir().unwrap();
+    let file = scratch.path().join("backup.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let restored = scratch.path().join("restored");
+    let imported = std::process::Command::new(luot_tests::server_binary())
+        .arg("--data")
+        .arg(&restored)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let mut other = TestServer::start(ServerOptions::new().env(FAST_RETRY.0, FAST_RETRY.1));
+    other.kill9();
+    std::fs::remove_dir_all(other.data_dir()).unwrap();
+    luot_tests::copy_dir(&restored, &other.data_dir());
+    other.restart();
+    let api = Api::new(other.base_url(), Some(&server.token(ADMIN)));
+    let v = only_endpoint(&api).await;
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(
+        (v["cursor"].as_u64(), v["backlog"].as_u64()),
+        (Some(last), Some(0))
+    );
+    api.issue_ticket("tnmt").await;
+    poll_until(LIMIT, "the delivery from the restored server", || async {
+        (seen.lock().unwrap().seqs().last() == Some(&(last + 1))).then_some(())
+    })
+    .await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.seqs(), (1..=last + 1).collect::<Vec<_>>());
+    assert_eq!(seen.duplicates, 0);
+    assert!(seen.rejected.is_empty(), "{:?}", seen.rejected);
+    assert_eq!(
+        seen.accepted.last().unwrap().0,
+        format!("msg_{id}_{}", last + 1)
+    );
+}
