@@ -689,3 +689,36 @@ async fn a_restored_backup_resumes_each_endpoint() {
         format!("msg_{id}_{}", last + 1)
     );
 }
+
+/// How fast a backlog drains to a receiver on the same machine (one POST and one durable
+/// cursor write per event). Run with `--ignored --nocapture`; asserts a floor far below it.
+#[tokio::test]
+#[ignore = "a measurement"]
+async fn backlog_drain_rate() {
+    let seen = shared(0);
+    let receiver = Receiver::start(0, seen.clone()).await;
+    let server = TestServer::start(ServerOptions::new());
+    let api = server.api_as(ADMIN);
+    let services = [
+        "tnmt", "tckh", "ldtbxh", "vhtt", "ct", "qldt", "tt", "nv", "tphc",
+    ];
+    for i in 0..1800 {
+        api.issue_ticket(services[i % services.len()]).await;
+    }
+    let last = head(&api).await;
+    let started = std::time::Instant::now();
+    api.post(
+        "/api/v1/admin/webhooks",
+        &json!({ "url": receiver.url(), "secret": SECRET, "after": 0 }),
+    )
+    .await
+    .expect_status(201);
+    poll_until(Duration::from_secs(300), "the backlog drained", || async {
+        (seen.lock().unwrap().seqs().last() == Some(&last)).then_some(())
+    })
+    .await;
+    let took = started.elapsed();
+    let rate = last as f64 / took.as_secs_f64();
+    eprintln!("{last} events delivered in {took:?}: {rate:.0} events/s");
+    assert!(rate > 20.0, "{rate:.0} events/s");
+}
