@@ -7,10 +7,11 @@
 //! - [`engine_task`]: the single writer: bounded job queue, group commit, broadcast
 //! - [`clock`]: the one injectable source of time, and the detection of clock steps
 //! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
-//! - [`api`], [`account`], [`users`], [`reports`], [`ws`], [`track`]: the API routes, each
-//!   module with its `router()`
-//! - [`pages`]: the web pages (counter console, admin, lobby screen, rating tablet, phone
-//!   tracking), embedded in the binary
+//! - [`api`], [`account`], [`users`], [`reports`], [`ws`], [`track`], [`events_api`]: the API
+//!   routes, each module with its `router()`
+//! - [`webhooks`]: deliveries of the log to the one-door software, and their admin routes
+//! - [`pages`]: the web pages (counter console, admin, report, lobby screen, rating tablet,
+//!   phone tracking), embedded in the binary
 //! - [`error`]: `ApiError` and the JSON extractors
 //! - [`metrics`]: `/metrics` for Prometheus (OpenMetrics or text 0.0.4)
 //!
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod credentials;
 pub mod engine_task;
 pub mod error;
+pub mod events_api;
 pub mod login;
 pub mod metrics;
 pub mod pages;
@@ -34,6 +36,7 @@ pub mod serve;
 pub mod store;
 pub mod track;
 pub mod users;
+pub mod webhooks;
 pub mod ws;
 
 use std::future::Future;
@@ -108,6 +111,8 @@ pub struct AppState {
     pub quota: Arc<quota::Quota>,
     /// The server's clock.
     pub clock: Clock,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: Arc<webhooks::Webhooks>,
 }
 
 /// The whole application: every module's routes, limits and JSON fallbacks.
@@ -123,6 +128,8 @@ pub fn app(state: AppState) -> Router {
         .merge(ws::router())
         .merge(track::router())
         .merge(backup::router())
+        .merge(events_api::router())
+        .merge(webhooks::api::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::Bad(
@@ -272,6 +279,7 @@ async fn healthz(State(app): State<AppState>) -> Response {
 async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let format =
         metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    app.webhooks.export_backlog(&app.metrics);
     let text = app
         .metrics
         .render(&app.engine.published().view, &app.store.health(), format);
@@ -300,6 +308,8 @@ pub struct Options {
 pub struct CenterFile {
     /// Its configuration.
     pub config: CenterConfig,
+    /// Its `[[webhooks]]`.
+    pub webhooks: Vec<webhooks::FileEndpoint>,
     /// A digest of its text. The file is applied when it differs from the last one applied,
     /// so changes an admin made live are not undone by a restart with the same file.
     pub digest: String,
@@ -309,8 +319,11 @@ impl CenterFile {
     /// Parses a center file's text.
     pub fn parse(text: &str) -> Result<CenterFile, luot_shared::domain::ConfigError> {
         use sha2::Digest as _;
+        // Webhooks are server settings, not part of the configuration the log records.
+        let (rest, webhooks) = webhooks::split_center_file(text)?;
         Ok(CenterFile {
-            config: CenterConfig::from_toml(text)?,
+            config: CenterConfig::from_toml(&rest)?,
+            webhooks,
             digest: auth::hex(&sha2::Sha256::digest(text.as_bytes())),
         })
     }
@@ -425,9 +438,18 @@ impl Server {
             self.clock.clone(),
             roller,
         );
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let webhooks = webhooks::Webhooks::open(
+            self.store.clone(),
+            engine.clone(),
+            self.clock.clone(),
+            stop_rx.clone(),
+        )?;
         let applied = self.store.meta_get(CENTER_FILE_DIGEST)?;
         let center = match &self.center {
             Some(file) if fresh || applied.as_deref() != Some(file.digest.as_bytes()) => {
+                // Before the configuration, so a new endpoint also gets its event.
+                webhooks.apply_file(&file.webhooks)?;
                 Some(file.config.clone())
             }
             Some(_) => {
@@ -453,7 +475,7 @@ impl Server {
             }
         }
         let ticker = tokio::spawn(engine_task::run_ticker(engine.clone(), TICK));
-        let (stop_tx, stop_rx) = watch::channel(false);
+        webhooks.start();
         let (max_connections, max_websockets) = socket_limits();
         let state = AppState {
             engine,
@@ -466,6 +488,7 @@ impl Server {
             public_slots: Arc::new(Semaphore::new(MAX_PUBLIC_IN_FLIGHT)),
             quota: Arc::new(quota::Quota::default()),
             clock: self.clock,
+            webhooks: webhooks.clone(),
         };
         let metrics = state.metrics.clone();
         serve::serve(listener, app(state), max_connections, metrics, async move {
@@ -476,6 +499,9 @@ impl Server {
         .await;
         ticker.abort();
         let _ = ticker.await;
+        // The workers hold engine handles: they stop before the engine is joined.
+        webhooks.stop().await;
+        drop(webhooks);
         // Every handle is dropped now; the engine thread drains, snapshots and stops.
         tokio::task::spawn_blocking(move || thread.join())
             .await

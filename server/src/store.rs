@@ -710,6 +710,14 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a value from the meta table durably; true if it existed.
+    pub fn meta_remove(&self, key: &str) -> Result<bool> {
+        let t = self.trees()?;
+        let existed = t.meta.remove(key).map_err(|e| self.fail(e))?.is_some();
+        t.db.flush().map_err(|e| self.fail(e))?;
+        Ok(existed)
+    }
+
     /// Every meta key and value (the store's own probe excluded).
     pub fn meta_list(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let t = self.trees()?;

@@ -408,3 +408,97 @@ Luot.words({
   renderConfig();
   showTab(tab);
 })();
+
+// ---- webhooks to the one-door software: its own block, with its own words and refresh.
+(function webhooks() {
+  const $ = (id) => document.getElementById(id);
+  const el = Luot.el;
+  const t = Luot.t;
+  const section = $("tab-webhooks");
+  if (!section) return;
+  Luot.words({
+    vi: {
+      tab_webhooks: "Kết nối một cửa", new_webhook: "Thêm địa chỉ nhận sự kiện (webhook)",
+      webhook_secret_optional: "Khóa whsec_… (để trống: tự tạo)", webhook_after: "Gửi từ sau số thứ tự (trống: từ bây giờ)",
+      webhook_events: "Loại sự kiện (không chọn: tất cả)", webhook_secret_once: "Khóa bí mật, chỉ hiện một lần — nhập vào phần mềm một cửa:",
+      wh_url: "Địa chỉ", wh_events: "Sự kiện", wh_state: "Trạng thái", wh_progress: "Đã gửi đến / cuối", wh_backlog: "Còn chờ",
+      wh_error: "Lỗi gần nhất", wh_all: "tất cả", wh_on: "Đang gửi", wh_off: "Tạm dừng", wh_enable: "Bật", wh_disable: "Tắt",
+      wh_redeliver: "Gửi lại từ…", wh_redeliver_prompt: "Gửi lại từ số thứ tự sự kiện:", wh_delete: "Xóa",
+      wh_confirm_delete: "Xóa địa chỉ {u}?", wh_retry_at: "thử lại lúc {t}", wh_attempts: "{n} lần thử",
+    },
+    en: {
+      tab_webhooks: "One-door link", new_webhook: "Add an event receiver (webhook)",
+      webhook_secret_optional: "whsec_… secret (empty: generated)", webhook_after: "Send after seq (empty: from now on)",
+      webhook_events: "Event kinds (none ticked: all)", webhook_secret_once: "The secret, shown once — enter it in the one-door software:",
+      wh_url: "URL", wh_events: "Events", wh_state: "State", wh_progress: "Delivered to / last", wh_backlog: "Backlog",
+      wh_error: "Last error", wh_all: "all", wh_on: "Delivering", wh_off: "Stopped", wh_enable: "Enable", wh_disable: "Disable",
+      wh_redeliver: "Redeliver from…", wh_redeliver_prompt: "Send again from event seq:", wh_delete: "Delete",
+      wh_confirm_delete: "Delete the endpoint {u}?", wh_retry_at: "retry at {t}", wh_attempts: "{n} attempts",
+    },
+  });
+  const KINDS = ["ticket_issued", "ticket_called", "ticket_serving", "ticket_finished", "ticket_no_show",
+    "ticket_reinstated", "ticket_transferred", "ticket_cancelled", "ticket_rated", "counter_opened",
+    "counter_closed", "day_closed", "center_configured", "clock_stepped"];
+  $("webhook-kinds").replaceChildren(...KINDS.map((k) =>
+    el("label", { class: "gap-left" }, el("input", { type: "checkbox", name: "kind", value: k }), " ", k)));
+  const when = (ts) => (ts ? new Date(ts).toLocaleString(Luot.lang === "vi" ? "vi-VN" : "en-GB") : "");
+  const td = (...c) => el("td", {}, ...c);
+
+  async function act(method, path, body) {
+    $("webhook-error").textContent = "";
+    try { await Luot.api(method, path, body); } catch (e) { $("webhook-error").textContent = e.message; }
+    load();
+  }
+
+  async function load() {
+    let list;
+    try { list = await Luot.api("GET", "/api/v1/admin/webhooks"); } catch (e) { $("webhook-error").textContent = e.message; return; }
+    const path = (w) => `/api/v1/admin/webhooks/${encodeURIComponent(w.id)}`;
+    $("webhooks-table").replaceChildren(
+      el("tr", {}, ...["wh_url", "wh_events", "wh_state", "wh_progress", "wh_backlog", "wh_error", ""].map((k) => el("th", {}, k ? t(k) : ""))),
+      ...list.map((w) => el("tr", { "data-webhook": w.id },
+        td(el("b", {}, w.url)),
+        td(w.events.length ? w.events.join(", ") : t("wh_all")),
+        td(el("span", { class: w.enabled ? "badge open" : "badge" }, t(w.enabled ? "wh_on" : "wh_off")),
+          w.disabled_reason ? el("div", { class: "field-error" }, w.disabled_reason) : null),
+        td(`${w.cursor} / ${w.last_seq}`),
+        td(String(w.backlog)),
+        td(w.last_error ? el("div", {}, w.last_error, el("div", {}, when(w.last_error_at))) : "—",
+          w.attempts ? el("div", {}, t("wh_attempts", { n: w.attempts }),
+            w.next_retry_at ? ", " + t("wh_retry_at", { t: when(w.next_retry_at) }) : "") : null),
+        td(el("button", { type: "button", onclick: () => act("PATCH", path(w), { enabled: !w.enabled }) },
+            t(w.enabled ? "wh_disable" : "wh_enable")),
+          el("button", { type: "button", onclick: () => {
+            const from = prompt(t("wh_redeliver_prompt"), String(w.cursor + 1));
+            if (from !== null && from.trim() !== "") act("POST", path(w) + "/redeliver", { from: Number(from) });
+          } }, t("wh_redeliver")),
+          el("button", { type: "button", class: "danger", onclick: () => {
+            if (confirm(t("wh_confirm_delete", { u: w.url }))) act("DELETE", path(w));
+          } }, t("wh_delete"))))));
+  }
+
+  $("webhook-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    $("webhook-error").textContent = "";
+    const body = { url: f.url.value.trim(), events: [...f.querySelectorAll("input[name=kind]:checked")].map((c) => c.value) };
+    if (f.secret.value.trim()) body.secret = f.secret.value.trim();
+    if (f.after.value !== "") body.after = Number(f.after.value);
+    try {
+      const r = await Luot.api("POST", "/api/v1/admin/webhooks", body);
+      const box = $("webhook-secret");
+      box.hidden = false;
+      box.replaceChildren(el("div", {}, t("webhook_secret_once")), el("b", { id: "new-webhook-secret" }, r.secret));
+      f.reset();
+      load();
+    } catch (e) { $("webhook-error").textContent = e.message; }
+  });
+
+  Luot.translate(section);
+  document.querySelector('[data-tab="webhooks"]').textContent = t("tab_webhooks");
+  document.addEventListener("luot:lang", () => { if (!section.hidden) load(); });
+  // The delivery state changes on its own: refresh while the tab is shown.
+  new MutationObserver(() => { if (!section.hidden) load(); }).observe(section, { attributes: true, attributeFilter: ["hidden"] });
+  setInterval(() => { if (!section.hidden) load(); }, 5000);
+  if (!section.hidden) load();
+})();

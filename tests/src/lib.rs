@@ -106,6 +106,7 @@ struct TokenSpec {
 pub struct ServerOptions {
     center: Option<String>,
     tokens: Vec<TokenSpec>,
+    env: Vec<(String, String)>,
 }
 
 impl ServerOptions {
@@ -117,6 +118,12 @@ impl ServerOptions {
     /// Serves this center file (TOML) instead of the default center.
     pub fn center(mut self, toml: &str) -> ServerOptions {
         self.center = Some(toml.to_owned());
+        self
+    }
+
+    /// Sets an environment variable of the server process (every start).
+    pub fn env(mut self, name: &str, value: &str) -> ServerOptions {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -142,6 +149,7 @@ pub struct TestServer {
     admin_password: Option<String>,
     tokens: HashMap<String, String>,
     starts: u32,
+    env: Vec<(String, String)>,
 }
 
 impl TestServer {
@@ -171,6 +179,7 @@ impl TestServer {
             admin_password: None,
             tokens: HashMap::new(),
             starts: 0,
+            env: options.env.clone(),
         };
         server.create_token_cli(ADMIN, Role::Admin, None);
         for spec in &options.tokens {
@@ -386,6 +395,9 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
+        for (name, value) in &self.env {
+            cmd.env(name, value);
+        }
         if let Some(config) = &self.config {
             cmd.arg("--config").arg(config);
         }
