@@ -15,7 +15,7 @@ use luot_shared::StateView;
 use luot_shared::protocol::TicketView;
 use qrcode::{Color, EcLevel, QrCode};
 
-use crate::raster::{Bitmap, Face, RasterError, render_line, text_width, wrap};
+use crate::raster::{Bitmap, Face, NBSP, RasterError, render_line, text_width, wrap};
 
 /// The paper roll, by the width the printer prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,7 +48,7 @@ impl Paper {
     fn text_scale(self) -> f32 {
         match self {
             Paper::Mm80 => 1.0,
-            Paper::Mm58 => 0.8,
+            Paper::Mm58 => 0.85,
         }
     }
 }
@@ -177,7 +177,8 @@ pub fn priority_label(priority: Priority, language: Language) -> &'static str {
     }
 }
 
-/// "khoảng 25 phút" / "about 25 min": the estimate in whole minutes, rounded up.
+/// "khoảng 25 phút" / "about 25 min": the estimate in whole minutes, rounded up, its words
+/// joined by no-break spaces.
 pub fn estimate_text(seconds: u64, language: Language) -> String {
     let minutes = seconds.div_ceil(60).max(1);
     let (h, m) = (minutes / 60, minutes % 60);
@@ -189,6 +190,13 @@ pub fn estimate_text(seconds: u64, language: Language) -> String {
         (Language::English, h, 0) => format!("about {h} h"),
         (Language::English, h, m) => format!("about {h} h {m} min"),
     }
+    // Printed, the estimate is one unit: never "khoảng 25" on one line and "phút" below.
+    .replace(' ', &NBSP.to_string())
+}
+
+/// `text` with no-break spaces: a label that wraps as one piece.
+fn unbroken(text: &str) -> String {
+    text.replace(' ', &NBSP.to_string())
 }
 
 /// The lines of the ticket's own words, in order, so the screen can say the same.
@@ -217,7 +225,8 @@ fn words(face: &TicketFace) -> Words {
                 "Sắp đến lượt bạn".to_owned()
             } else {
                 format!(
-                    "Thời gian chờ dự kiến: {}",
+                    "{} {}",
+                    unbroken("Thời gian chờ dự kiến:"),
                     estimate_text(face.estimated_wait_s, face.language)
                 )
             },
@@ -236,7 +245,8 @@ fn words(face: &TicketFace) -> Words {
                 "You are next".to_owned()
             } else {
                 format!(
-                    "Estimated wait: {}",
+                    "{} {}",
+                    unbroken("Estimated wait:"),
                     estimate_text(face.estimated_wait_s, face.language)
                 )
             },
@@ -621,11 +631,12 @@ mod tests {
         let w = words(&face("x", None));
         assert_eq!(w.issued, "Lấy số lúc 08:15 ngày 01/12/2026");
         assert_eq!(w.ahead, "Số người chờ trước bạn: 4");
-        assert_eq!(w.wait, "Thời gian chờ dự kiến: khoảng 25 phút");
-        assert_eq!(estimate_text(61, Language::Vietnamese), "khoảng 2 phút");
-        assert_eq!(estimate_text(3600, Language::Vietnamese), "khoảng 1 giờ");
-        assert_eq!(estimate_text(4800, Language::English), "about 1 h 20 min");
-        assert_eq!(estimate_text(0, Language::English), "about 1 min");
+        let plain = |s: String| s.replace(NBSP, " ");
+        assert_eq!(plain(w.wait), "Thời gian chờ dự kiến: khoảng 25 phút");
+        assert_eq!(plain(estimate_text(61, Language::Vietnamese)), "khoảng 2 phút");
+        assert_eq!(plain(estimate_text(3600, Language::Vietnamese)), "khoảng 1 giờ");
+        assert_eq!(plain(estimate_text(4800, Language::English)), "about 1 h 20 min");
+        assert_eq!(plain(estimate_text(0, Language::English)), "about 1 min");
         assert_eq!(track_url("http://h:1/", "abc"), "http://h:1/t/abc");
         assert_eq!("58".parse(), Ok(Paper::Mm58));
         assert_eq!("80mm".parse(), Ok(Paper::Mm80));
