@@ -552,7 +552,7 @@ mod tests {
         }
         // Balanced: two lines of the same count of words rather than a long one and a
         // lone word.
-        let even = wrap("một hai ba bốn năm sáu bảy", Face::Regular, 30.0, 400.0);
+        let even = wrap("một hai ba bốn năm sáu bảy", Face::Regular, 30.0, 250.0);
         assert_eq!(even.len(), 2, "{even:?}");
         let counts: Vec<usize> = even.iter().map(|l| l.split(' ').count()).collect();
         assert!(counts[0].abs_diff(counts[1]) <= 1, "{even:?}");
