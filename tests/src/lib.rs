@@ -8,12 +8,14 @@
 //! - [`Api`] and [`Reply`]: an HTTP client with the API's calls and error checks
 //! - [`WsClient`]: a `/ws` client that decodes [`ServerMessage`]s with a read timeout
 //! - [`browser`]: a headless Chromium over WebDriver, for the web pages
+//! - [`kiosk`]: a fake network printer and a proxy that loses replies, around the kiosk
 //!
 //! The binary is `LUOT_SERVER_BIN` when set, else `luot-server` next to the test executable's
 //! `target/<profile>/` directory; `cargo test --workspace` builds it (the server's own CLI
 //! test needs it).
 
 pub mod browser;
+pub mod kiosk;
 
 use std::collections::HashMap;
 use std::fs::File;
