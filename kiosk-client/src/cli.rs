@@ -68,9 +68,7 @@ pub struct PrintTestArgs {
 
 fn parse_priority(s: &str) -> Result<Priority, String> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
-        format!(
-            "unknown priority {s:?}: elderly, disability, pregnant, young_child or meritorious"
-        )
+        format!("unknown priority {s:?}: elderly, disability, pregnant, young_child or meritorious")
     })
 }
 
@@ -156,6 +154,8 @@ pub fn run_print_test(args: &PrintTestArgs, out: &mut dyn Write) -> anyhow::Resu
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use clap::Parser;
 

@@ -295,6 +295,8 @@ fn describe(e: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     /// Request ids are 128 random bits, fresh each time.
@@ -322,7 +324,10 @@ mod tests {
     #[test]
     fn bad_settings() {
         let p = RetryPolicy::default();
-        assert!(matches!(IssueClient::new("localhost:8080", "t", p), Err(ClientError::BadUrl(_))));
+        assert!(matches!(
+            IssueClient::new("localhost:8080", "t", p),
+            Err(ClientError::BadUrl(_))
+        ));
         assert!(matches!(
             IssueClient::new("http://localhost:8080", "t\nx", p),
             Err(ClientError::BadToken)

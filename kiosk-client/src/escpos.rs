@@ -215,9 +215,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
 
 /// The real-time status requests, in the order their one-byte answers come:
 /// `DLE EOT 1` printer, `2` offline cause, `3` error cause, `4` roll paper sensor.
-pub const STATUS_REQUESTS: [u8; 12] = [
-    DLE, EOT, 1, DLE, EOT, 2, DLE, EOT, 3, DLE, EOT, 4,
-];
+pub const STATUS_REQUESTS: [u8; 12] = [DLE, EOT, 1, DLE, EOT, 2, DLE, EOT, 3, DLE, EOT, 4];
 
 /// Reads the four answers to [`STATUS_REQUESTS`].
 ///
@@ -273,12 +271,7 @@ pub fn parse_status(answers: [u8; 4]) -> PrinterStatus {
 }
 
 /// Answers to [`STATUS_REQUESTS`] a printer in that state would give (fake printers, tests).
-pub fn status_answers(
-    paper_out: bool,
-    paper_low: bool,
-    cover_open: bool,
-    error: bool,
-) -> [u8; 4] {
+pub fn status_answers(paper_out: bool, paper_low: bool, cover_open: bool, error: bool) -> [u8; 4] {
     let base = 0b0001_0010u8;
     let offline = paper_out || cover_open || error;
     [
@@ -294,6 +287,8 @@ pub fn status_answers(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn pattern(width: usize, height: usize) -> Bitmap {
@@ -321,7 +316,14 @@ mod tests {
     /// decode(encode(img)) == img, for both paper widths and heights around a strip's edge.
     #[test]
     fn decode_inverts_encode() {
-        for (w, h) in [(384, 1), (384, 256), (384, 257), (576, 512), (576, 513), (8, 3)] {
+        for (w, h) in [
+            (384, 1),
+            (384, 256),
+            (384, 257),
+            (576, 512),
+            (576, 513),
+            (8, 3),
+        ] {
             let image = pattern(w, h);
             let decoded = decode(&encode(&image)).unwrap();
             assert_eq!(decoded.tickets, vec![image], "{w}×{h}");
@@ -334,7 +336,10 @@ mod tests {
         let bytes = encode(&pattern(384, 10));
         assert_eq!(&bytes[..2], &[0x1b, 0x40]);
         assert_eq!(&bytes[2..10], &[0x1d, 0x76, 0x30, 0, 48, 0, 10, 0]);
-        assert_eq!(&bytes[bytes.len() - 7..], &[0x1b, 0x64, 3, 0x1d, 0x56, 66, 0]);
+        assert_eq!(
+            &bytes[bytes.len() - 7..],
+            &[0x1b, 0x64, 3, 0x1d, 0x56, 66, 0]
+        );
     }
 
     /// Two jobs and status requests in one stream decode to two tickets; junk is refused.
@@ -390,7 +395,9 @@ mod tests {
         assert!(matches!(offline.problem, Some(PrinterProblem::Offline(_))));
 
         let noise = parse_status([0xff, 0x00, 0x12, 0x12]);
-        assert!(matches!(noise.problem, Some(PrinterProblem::Offline(m)) if m.contains("not an ESC/POS")));
+        assert!(
+            matches!(noise.problem, Some(PrinterProblem::Offline(m)) if m.contains("not an ESC/POS"))
+        );
 
         assert_eq!(
             parse_status(status_answers(true, false, false, false)).problem,

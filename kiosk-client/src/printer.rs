@@ -8,6 +8,8 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::dispense::{PrinterProblem, PrinterStatus};
@@ -144,6 +146,10 @@ impl Default for Timeouts {
 pub struct Printer {
     target: Target,
     timeouts: Timeouts,
+    /// Set once the printer stayed silent to a status request: jobs then go without asking
+    /// first (asking would cost the whole status wait on every ticket). [`Printer::status`]
+    /// still asks, and clears it when an answer comes.
+    silent: Arc<AtomicBool>,
 }
 
 /// A connection to the printer for one status query or one job.
@@ -163,6 +169,7 @@ impl Printer {
         Printer {
             target,
             timeouts: Timeouts::default(),
+            silent: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -258,8 +265,14 @@ impl Printer {
             };
         }
         match read_exact_until(link, deadline) {
-            Ok(Some(answers)) => parse_status(answers),
-            Ok(None) => PrinterStatus::default(),
+            Ok(Some(answers)) => {
+                self.silent.store(false, Ordering::Relaxed);
+                parse_status(answers)
+            }
+            Ok(None) => {
+                self.silent.store(true, Ordering::Relaxed);
+                PrinterStatus::default()
+            }
             Err(problem) => PrinterStatus {
                 problem: Some(problem),
                 paper_low: false,
@@ -270,7 +283,8 @@ impl Printer {
 
     /// Prints one job: checks the status where the printer answers it and refuses to send
     /// into a printer that reports a problem, then writes every byte within the write
-    /// timeout. Returns the status seen before the job.
+    /// timeout. Returns the status seen before the job (the default, "does not answer", for
+    /// a printer that stayed silent before).
     ///
     /// # Errors
     ///
@@ -278,7 +292,11 @@ impl Printer {
     /// cannot write, too slow).
     pub fn print(&self, job: &[u8]) -> Result<PrinterStatus, PrinterProblem> {
         let mut link = self.open()?;
-        let status = self.query(&mut link);
+        let status = if self.silent.load(Ordering::Relaxed) {
+            PrinterStatus::default()
+        } else {
+            self.query(&mut link)
+        };
         if let Some(problem) = status.problem.clone() {
             return Err(problem);
         }
@@ -291,7 +309,12 @@ impl Printer {
         Ok(status)
     }
 
-    fn write_all(&self, link: &mut Link, mut bytes: &[u8], deadline: Instant) -> Result<(), PrinterProblem> {
+    fn write_all(
+        &self,
+        link: &mut Link,
+        mut bytes: &[u8],
+        deadline: Instant,
+    ) -> Result<(), PrinterProblem> {
         while !bytes.is_empty() {
             if Instant::now() >= deadline {
                 return Err(offline(format!(
@@ -373,6 +396,8 @@ fn offline(message: String) -> PrinterProblem {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     /// Targets parse from their three forms, with the default port and IPv6.
@@ -403,8 +428,16 @@ mod tests {
                 port: 9101
             })
         );
-        assert_eq!("file:/tmp/t.bin".parse(), Ok(Target::File("/tmp/t.bin".into())));
-        for s in ["usb:/dev/usb/lp0", "tcp:10.0.0.2:9100", "tcp:[::1]:9100", "file:x"] {
+        assert_eq!(
+            "file:/tmp/t.bin".parse(),
+            Ok(Target::File("/tmp/t.bin".into()))
+        );
+        for s in [
+            "usb:/dev/usb/lp0",
+            "tcp:10.0.0.2:9100",
+            "tcp:[::1]:9100",
+            "file:x",
+        ] {
             assert_eq!(s.parse::<Target>().unwrap().to_string(), s);
         }
     }
@@ -423,7 +456,10 @@ mod tests {
         assert_eq!("usb:".parse::<Target>(), Err(TargetError::Empty("usb")));
         assert_eq!("file:".parse::<Target>(), Err(TargetError::Empty("file")));
         assert_eq!("tcp:".parse::<Target>(), Err(TargetError::Empty("tcp")));
-        assert_eq!("tcp::9100".parse::<Target>(), Err(TargetError::Empty("tcp")));
+        assert_eq!(
+            "tcp::9100".parse::<Target>(),
+            Err(TargetError::Empty("tcp"))
+        );
         assert_eq!(
             "tcp:host:99999".parse::<Target>(),
             Err(TargetError::BadPort("99999".into()))
@@ -465,7 +501,10 @@ mod tests {
         // The status requests went out before the job.
         assert_eq!(std::fs::read(&path).unwrap()[12..], *b"job");
         let missing = Printer::new(Target::Usb(dir.path().join("lp9")));
-        assert!(matches!(missing.print(b"job"), Err(PrinterProblem::Offline(_))));
+        assert!(matches!(
+            missing.print(b"job"),
+            Err(PrinterProblem::Offline(_))
+        ));
     }
 
     /// A network printer that accepts but never answers status nor reads does not hang the
@@ -491,10 +530,12 @@ mod tests {
         });
         let status = printer.status();
         assert_eq!(status, PrinterStatus::default(), "silent means no status");
+        assert!(printer.silent.load(Ordering::Relaxed), "and is remembered");
         let started = Instant::now();
         let job = vec![0u8; 64 << 20];
         let result = printer.print(&job);
         assert!(matches!(result, Err(PrinterProblem::Offline(m)) if m.contains("took more than")));
+        // The write bound alone, no second status wait: the printer was known to be silent.
         assert!(started.elapsed() < Duration::from_secs(5));
         drop(holder.join().unwrap());
     }

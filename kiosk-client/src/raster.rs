@@ -501,6 +501,8 @@ fn wrap_words(words: &[&str], face: Face, size: f32, max_width: f32) -> Vec<Stri
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     /// Rows are packed MSB first, ceil(width/8) bytes, and padding bits never count.
@@ -534,7 +536,11 @@ mod tests {
         let (_, top, _, bottom) = line.bitmap.ink_bounds().unwrap();
         assert!(bottom <= line.bitmap.height());
         // The marks sit well above the cap height: ink starts near the top row, which exists.
-        assert!(top < line.baseline / 3, "top {top}, baseline {}", line.baseline);
+        assert!(
+            top < line.baseline / 3,
+            "top {top}, baseline {}",
+            line.baseline
+        );
     }
 
     /// Wrapping keeps every line within the width, and splits an over-long word.
@@ -557,8 +563,16 @@ mod tests {
         let counts: Vec<usize> = even.iter().map(|l| l.split(' ').count()).collect();
         assert!(counts[0].abs_diff(counts[1]) <= 1, "{even:?}");
         // A no-break space holds its words together.
-        let held = wrap("chờ dự kiến: khoảng\u{a0}25\u{a0}phút", Face::Regular, 30.0, 250.0);
-        assert!(held.iter().any(|l| l == "khoảng\u{a0}25\u{a0}phút"), "{held:?}");
+        let held = wrap(
+            "chờ dự kiến: khoảng\u{a0}25\u{a0}phút",
+            Face::Regular,
+            30.0,
+            250.0,
+        );
+        assert!(
+            held.iter().any(|l| l == "khoảng\u{a0}25\u{a0}phút"),
+            "{held:?}"
+        );
         let long = wrap("Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Face::Bold, 40.0, 100.0);
         assert!(long.len() > 2);
         for l in &long {

@@ -389,7 +389,13 @@ pub fn qr_code(url: &str, paper: Paper) -> Result<Bitmap, RasterError> {
     for (i, color) in colors.iter().enumerate() {
         if *color == Color::Dark {
             let (mx, my) = (i % modules, i / modules);
-            out.fill_rect((mx + quiet) * scale, (my + quiet) * scale, scale, scale, true);
+            out.fill_rect(
+                (mx + quiet) * scale,
+                (my + quiet) * scale,
+                scale,
+                scale,
+                true,
+            );
         }
     }
     Ok(out)
@@ -419,10 +425,18 @@ pub fn render_with_qr(
     col.gap(18)?;
     col.text(w.your_number, Face::Regular, 22.0)?;
     col.gap(14)?;
-    col.fitted(&face.number, Face::Bold, 200.0 * paper.dots() as f32 / 576.0)?;
+    col.fitted(
+        &face.number,
+        Face::Bold,
+        200.0 * paper.dots() as f32 / 576.0,
+    )?;
     col.gap(22)?;
     if let Some(priority) = face.priority {
-        let mark = format!("{} – {}", w.priority, priority_label(priority, face.language));
+        let mark = format!(
+            "{} – {}",
+            w.priority,
+            priority_label(priority, face.language)
+        );
         let index = col.text(&mark, Face::Bold, 28.0)?;
         col.band(index, 8)?;
         col.gap(18)?;
@@ -539,6 +553,8 @@ pub fn test_sheet(paper: Paper) -> Result<Bitmap, RasterError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use ab_glyph::Font;
 
@@ -582,7 +598,11 @@ mod tests {
             let width = (paper.dots() - 2 * paper.margin()) as f32;
             let lines = wrap(LONG, Face::Bold, size, width);
             assert!(lines.len() > 1, "{lines:?}");
-            assert_eq!(lines.join(" "), luot_display::text::nfc(LONG), "no word lost");
+            assert_eq!(
+                lines.join(" "),
+                luot_display::text::nfc(LONG),
+                "no word lost"
+            );
             let image = render(&face(LONG, Some(Priority::Meritorious)), paper).unwrap();
             // Outside the priority band (which is inverted, so black to the margin), no
             // ink in the side margins.
@@ -633,9 +653,18 @@ mod tests {
         assert_eq!(w.ahead, "Số người chờ trước bạn: 4");
         let plain = |s: String| s.replace(NBSP, " ");
         assert_eq!(plain(w.wait), "Thời gian chờ dự kiến: khoảng 25 phút");
-        assert_eq!(plain(estimate_text(61, Language::Vietnamese)), "khoảng 2 phút");
-        assert_eq!(plain(estimate_text(3600, Language::Vietnamese)), "khoảng 1 giờ");
-        assert_eq!(plain(estimate_text(4800, Language::English)), "about 1 h 20 min");
+        assert_eq!(
+            plain(estimate_text(61, Language::Vietnamese)),
+            "khoảng 2 phút"
+        );
+        assert_eq!(
+            plain(estimate_text(3600, Language::Vietnamese)),
+            "khoảng 1 giờ"
+        );
+        assert_eq!(
+            plain(estimate_text(4800, Language::English)),
+            "about 1 h 20 min"
+        );
         assert_eq!(plain(estimate_text(0, Language::English)), "about 1 min");
         assert_eq!(track_url("http://h:1/", "abc"), "http://h:1/t/abc");
         assert_eq!("58".parse(), Ok(Paper::Mm58));
@@ -646,7 +675,11 @@ mod tests {
     /// The QR code has whole-dot modules and a white quiet zone of four modules.
     #[test]
     fn qr_has_quiet_zone() {
-        let qr = qr_code("http://192.168.1.10:8080/t/AbCdEf0123456789xyzw", Paper::Mm80).unwrap();
+        let qr = qr_code(
+            "http://192.168.1.10:8080/t/AbCdEf0123456789xyzw",
+            Paper::Mm80,
+        )
+        .unwrap();
         let code = QrCode::with_error_correction_level(
             "http://192.168.1.10:8080/t/AbCdEf0123456789xyzw".as_bytes(),
             EcLevel::M,
@@ -658,6 +691,9 @@ mod tests {
         assert!(scale >= 3);
         let (left, top, right, bottom) = qr.ink_bounds().unwrap();
         assert_eq!((left, top), (4 * scale, 4 * scale));
-        assert_eq!((right, bottom), (qr.width() - 4 * scale, qr.height() - 4 * scale));
+        assert_eq!(
+            (right, bottom),
+            (qr.width() - 4 * scale, qr.height() - 4 * scale)
+        );
     }
 }

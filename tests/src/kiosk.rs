@@ -117,7 +117,11 @@ impl FakePrinter {
     }
 }
 
-fn serve_printer(mut stream: TcpStream, received: &Mutex<Vec<u8>>, answers: &Mutex<Option<[u8; 4]>>) {
+fn serve_printer(
+    mut stream: TcpStream,
+    received: &Mutex<Vec<u8>>,
+    answers: &Mutex<Option<[u8; 4]>>,
+) {
     let mut buf = [0u8; 16 * 1024];
     // Bytes of an unfinished DLE EOT n at the end of the last read.
     let mut pending: Vec<u8> = Vec::new();

@@ -38,7 +38,9 @@ fn waiting(state: &StateView) -> u32 {
 
 fn printed(path: &Path) -> Vec<Bitmap> {
     let bytes = std::fs::read(path).expect("the printer file exists");
-    escpos::decode(&bytes).expect("the printer file is ESC/POS").tickets
+    escpos::decode(&bytes)
+        .expect("the printer file is ESC/POS")
+        .tickets
 }
 
 fn request(service: &str) -> Request {
@@ -61,7 +63,12 @@ fn quick_retry() -> RetryPolicy {
 
 /// The image the kiosk must have printed for `ticket` issued through `base`.
 fn expected_image(ticket: &TicketView, state: &StateView, base: &str, paper: Paper) -> Bitmap {
-    let face = TicketFace::new(ticket, &CenterInfo::from_state(state), base, Language::Vietnamese);
+    let face = TicketFace::new(
+        ticket,
+        &CenterInfo::from_state(state),
+        base,
+        Language::Vietnamese,
+    );
     ticket::render(&face, paper).expect("render")
 }
 
@@ -97,7 +104,11 @@ fn issued_ticket_prints_what_the_preview_shows() {
         assert_eq!(png.width(), paper.dots());
 
         let state = state(&server);
-        let field = state.services.iter().find(|s| s.id == service).expect("field");
+        let field = state
+            .services
+            .iter()
+            .find(|s| s.id == service)
+            .expect("field");
         assert_eq!(field.waiting, 1);
         assert_eq!(field.next[0].number, number, "stdout has the issued number");
     }
@@ -128,7 +139,11 @@ fn dropped_reply_then_retry_gives_one_ticket_and_one_print() {
         assert_eq!(proxy.lost(), 1, "{loss:?}: the first reply was lost");
 
         let state = state(&server);
-        let field = state.services.iter().find(|s| s.id == service).expect("field");
+        let field = state
+            .services
+            .iter()
+            .find(|s| s.id == service)
+            .expect("field");
         assert_eq!(field.waiting, 1, "{loss:?}: one ticket, not two");
         assert_eq!(field.next[0].number, ticket.number);
         let tickets = printed(&job);
@@ -170,7 +185,10 @@ fn printer_out_of_paper_still_gives_the_number() {
     assert_eq!(problem, PrinterProblem::PaperOut);
     assert_eq!(ticket.number, "1001");
     let decoded = escpos::decode(&printer.received()).expect("decode");
-    assert!(decoded.tickets.is_empty(), "nothing sent into an empty printer");
+    assert!(
+        decoded.tickets.is_empty(),
+        "nothing sent into an empty printer"
+    );
     assert_eq!(decoded.uncut_rows, 0);
     assert_eq!(waiting(&state(&server)), 1, "the ticket is issued");
 
@@ -192,7 +210,12 @@ fn printer_out_of_paper_still_gives_the_number() {
     let decoded = escpos::decode(&printer.received()).expect("decode");
     assert_eq!(
         decoded.tickets,
-        vec![expected_image(&ticket, &state, server.base_url(), Paper::Mm58)]
+        vec![expected_image(
+            &ticket,
+            &state,
+            server.base_url(),
+            Paper::Mm58
+        )]
     );
 }
 
@@ -218,7 +241,10 @@ fn unreachable_or_refused_prints_nothing() {
     .expect("dispenser");
     let started = Instant::now();
     let outcome = dispenser.dispense(&request("tnmt"));
-    assert!(matches!(outcome, Outcome::Unreachable { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::Unreachable { .. }),
+        "{outcome:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(!job.exists(), "the printer file is untouched");
 
