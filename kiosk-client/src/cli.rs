@@ -87,14 +87,8 @@ fn parse_language(s: &str) -> Result<Language, String> {
 /// When the server refuses or cannot be reached (nothing issued, nothing printed), or when
 /// the ticket was issued but not printed (the number is written to `out` first).
 pub fn run_issue(args: &IssueArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let dispenser = NetDispenser::new(
-        &args.server,
-        &args.token,
-        args.printer.printer(),
-        args.printer.paper,
-        args.printer.preview.clone(),
-    )?
-    .with_language(args.lang);
+    let dispenser =
+        NetDispenser::from_args(&args.server, &args.token, &args.printer)?.with_language(args.lang);
     let request = Request {
         service: args.service.clone(),
         priority: args.priority,

@@ -42,12 +42,15 @@ pub struct Timings {
 }
 
 /// Issues over HTTP and prints on an ESC/POS printer.
+///
+/// Blocking: it owns a current-thread tokio runtime, so make, call and drop it on plain
+/// threads (the kiosk's worker, `spawn_blocking`), never inside async code.
 pub struct NetDispenser {
     client: IssueClient,
     printer: Printer,
     paper: Paper,
     preview: Option<PathBuf>,
-    language: Language,
+    language: Mutex<Language>,
     center: Mutex<Option<(CenterInfo, Instant)>>,
 }
 
@@ -81,15 +84,41 @@ impl NetDispenser {
             printer,
             paper,
             preview,
-            language: Language::Vietnamese,
+            language: Mutex::new(Language::Vietnamese),
             center: Mutex::new(None),
         })
     }
 
+    /// [`NetDispenser::new`] with the printer, paper and preview of the kiosk's flags.
+    ///
+    /// # Errors
+    ///
+    /// As [`NetDispenser::new`].
+    pub fn from_args(
+        server: &str,
+        token: &str,
+        printer: &crate::cli::PrinterArgs,
+    ) -> Result<NetDispenser, ClientError> {
+        NetDispenser::new(
+            server,
+            token,
+            printer.printer(),
+            printer.paper,
+            printer.preview.clone(),
+        )
+    }
+
     /// The same dispenser printing the ticket's words in `language`.
-    pub fn with_language(mut self, language: Language) -> NetDispenser {
-        self.language = language;
+    pub fn with_language(self, language: Language) -> NetDispenser {
+        self.set_language(language);
         self
+    }
+
+    /// Prints the next tickets' words in `language` (the citizen switched the screen).
+    pub fn set_language(&self, language: Language) {
+        if let Ok(mut current) = self.language.lock() {
+            *current = language;
+        }
     }
 
     /// The same dispenser with other retry bounds.
@@ -159,7 +188,8 @@ impl NetDispenser {
         let t = Instant::now();
         let center = self.center();
         timings.center = t.elapsed();
-        let face = TicketFace::new(&ticket, &center, self.client.base(), self.language);
+        let language = self.language.lock().map(|l| *l).unwrap_or_default();
+        let face = TicketFace::new(&ticket, &center, self.client.base(), language);
         match self.print_face(&face, &mut timings) {
             Ok(()) => (Outcome::Printed { ticket }, timings),
             Err(problem) => {
