@@ -31,6 +31,9 @@ pub enum RasterError {
     /// The PNG could not be written or read.
     #[error("PNG: {0}")]
     Png(String),
+    /// The text does not fit in a QR code.
+    #[error("QR code: {0}")]
+    Qr(String),
     /// A file could not be written or read.
     #[error("{0}")]
     Io(#[from] std::io::Error),

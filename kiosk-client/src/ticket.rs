@@ -375,7 +375,7 @@ impl Column {
 /// When the text is too long for a QR code, or the image is out of bounds.
 pub fn qr_code(url: &str, paper: Paper) -> Result<Bitmap, RasterError> {
     let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M)
-        .map_err(|e| RasterError::Png(format!("QR code: {e}")))?;
+        .map_err(|e| RasterError::Qr(e.to_string()))?;
     let modules = code.width();
     let quiet = 4;
     let total = modules + 2 * quiet;
