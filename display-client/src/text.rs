@@ -7,9 +7,9 @@ use egui::{FontData, FontDefinitions, FontFamily};
 use unicode_normalization::UnicodeNormalization;
 
 /// DejaVu Sans (Bitstream Vera licence with public-domain changes; see assets/).
-const REGULAR: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+pub const REGULAR: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// DejaVu Sans Bold, for the numbers people read from across the room.
-const BOLD: &[u8] = include_bytes!("../assets/DejaVuSans-Bold.ttf");
+pub const BOLD: &[u8] = include_bytes!("../assets/DejaVuSans-Bold.ttf");
 
 /// The family name of the bold face.
 pub const BOLD_FAMILY: &str = "bold";

@@ -450,7 +450,11 @@ impl Kiosk {
         if !open || !board.can_issue() || self.answer.is_some() {
             return;
         }
-        let request = Request { service, priority };
+        let request = Request {
+            service,
+            priority,
+            english: self.lang == Lang::En,
+        };
         self.page = Page::Issuing {
             request: request.clone(),
         };

@@ -10,6 +10,8 @@ pub struct Request {
     pub service: String,
     /// Priority the citizen declared, if any.
     pub priority: Option<Priority>,
+    /// The citizen chose English on the screen: the ticket's words are printed in English.
+    pub english: bool,
 }
 
 /// Why a printer cannot print now.

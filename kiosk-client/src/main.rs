@@ -16,8 +16,12 @@ use luot_kiosk::app::demo::{DemoDispenser, DemoOutcome};
 use luot_kiosk::app::notes::{self, Notes};
 use luot_kiosk::app::window::{KioskApp, Screen, ShotPage, ShotPlan};
 use luot_kiosk::app::{Kiosk, spawn_printer_watch};
+use luot_kiosk::cli;
 use luot_kiosk::dispense::Dispenser;
+use luot_kiosk::net::NetDispenser;
+use luot_kiosk::printer::Target;
 use luot_kiosk::rating::{HttpRating, RatingDevice};
+use luot_kiosk::ticket::Paper;
 use luot_kiosk::voice_guide::{EspeakGuide, Guide, NoGuide};
 use luot_shared::CounterId;
 use luot_shared::follow::{FollowConfig, Follower};
@@ -34,10 +38,14 @@ struct Cli {
     screen: ScreenArgs,
 }
 
-/// Commands that run without the touch screen. Issuing and printing from a script or a
-/// physical button (`issue`, `print-test`, each with the printer's arguments) join them here.
+/// Commands that run without the touch screen.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Issues one ticket and prints it; prints the number on stdout (a dispenser with
+    /// physical buttons, scripts, installers).
+    Issue(cli::IssueArgs),
+    /// Prints a sample with every Vietnamese letter in every case, and a QR code.
+    PrintTest(cli::PrintTestArgs),
     /// Says a sentence with the voice guide's voice (or writes it to a WAV file) and exits:
     /// checks espeak-ng and the sound card when installing a kiosk.
     VoiceTest {
@@ -59,10 +67,19 @@ enum Mode {
     Rating,
 }
 
-/// The touch screen's arguments. The printer the touch menu prints on (`--printer`,
-/// `--paper`, `--preview`) joins them as one flattened group.
+/// The touch screen's arguments.
 #[derive(Debug, Args)]
 struct ScreenArgs {
+    /// The touch menu's printer: `usb:/dev/usb/lp0`, `tcp:HOST:9100` or `file:PATH`
+    /// (required for the touch menu; a rating screen prints nothing).
+    #[arg(long, env = "LUOT_PRINTER")]
+    printer: Option<Target>,
+    /// Paper width in mm: 80 (576 dots) or 58 (384 dots).
+    #[arg(long, env = "LUOT_PAPER", default_value = "80")]
+    paper: Paper,
+    /// Also write each printed ticket to this PNG file.
+    #[arg(long, value_name = "PNG")]
+    preview: Option<PathBuf>,
     /// Server base URL.
     #[arg(long, env = "LUOT_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
@@ -110,6 +127,8 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Some(Command::Issue(args)) => cli::run_issue(&args, &mut std::io::stdout()),
+        Some(Command::PrintTest(args)) => cli::run_print_test(&args, &mut std::io::stdout()),
         Some(Command::VoiceTest { wav, espeak_voice }) => voice_test(wav, &espeak_voice),
         None => run_screen(&cli.screen),
     }
@@ -131,17 +150,30 @@ fn voice_test(wav: Option<PathBuf>, voice: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The dispenser of the touch menu: `--demo` pretends; otherwise the real one (issue over
-/// HTTP with a `request_id` per touch, print on the printer of `--printer`) is built here from
-/// `args.server`, the token and the printer arguments.
-fn dispenser(args: &ScreenArgs, shared: &Shared) -> anyhow::Result<Arc<dyn Dispenser>> {
-    match args.demo {
-        Some(outcome) => Ok(Arc::new(DemoDispenser::new(shared.clone(), outcome))),
-        None => bail!(
-            "this build has no printer dispenser: run the touch menu with --demo to look at \
-             the screens (it issues and prints nothing)"
-        ),
+/// The dispenser of the touch menu: `--demo` pretends; otherwise the real one: issue over
+/// HTTP with a `request_id` per touch, print on the printer of `--printer`.
+fn dispenser(
+    args: &ScreenArgs,
+    token: &str,
+    shared: &Shared,
+) -> anyhow::Result<Arc<dyn Dispenser>> {
+    if let Some(outcome) = args.demo {
+        return Ok(Arc::new(DemoDispenser::new(shared.clone(), outcome)));
     }
+    let Some(printer) = args.printer.clone() else {
+        bail!(
+            "--printer (or LUOT_PRINTER) is required for the touch menu: usb:/dev/usb/lp0, \
+             tcp:HOST:9100 or file:PATH"
+        );
+    };
+    let printer = cli::PrinterArgs {
+        printer,
+        paper: args.paper,
+        preview: args.preview.clone(),
+    };
+    let dispenser = NetDispenser::from_args(&args.server, token, &printer)
+        .context("cannot reach the server's address")?;
+    Ok(Arc::new(dispenser))
 }
 
 fn run_screen(args: &ScreenArgs) -> anyhow::Result<()> {
@@ -173,7 +205,7 @@ fn run_screen(args: &ScreenArgs) -> anyhow::Result<()> {
     let stop_watch = Arc::new(AtomicBool::new(false));
     let (screen, link_repaint): (Screen, Arc<dyn Fn() + Send + Sync>) = match args.mode {
         Mode::Kiosk => {
-            let dispenser = dispenser(args, &shared)?;
+            let dispenser = dispenser(args, &token, &shared)?;
             let guide: Arc<dyn Guide> = if args.mute {
                 Arc::new(NoGuide("no voice guide on this kiosk".into()))
             } else {

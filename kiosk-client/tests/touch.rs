@@ -272,7 +272,8 @@ fn a_touch_on_a_field_issues_once_and_shows_the_number() {
         fake.requests(),
         vec![Request {
             service: "tnmt".into(),
-            priority: None
+            priority: None,
+            english: false
         }]
     );
     assert!(shows(&s.harness, "1005"));
@@ -335,7 +336,8 @@ fn the_priority_path_passes_the_priority() {
         fake.requests(),
         vec![Request {
             service: "ldtbxh".into(),
-            priority: Some(Priority::Elderly)
+            priority: Some(Priority::Elderly),
+            english: false
         }]
     );
     assert!(shows(&s.harness, "Ưu tiên: Người cao tuổi"));

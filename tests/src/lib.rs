@@ -8,6 +8,7 @@
 //! - [`Api`] and [`Reply`]: an HTTP client with the API's calls and error checks
 //! - [`WsClient`]: a `/ws` client that decodes [`ServerMessage`]s with a read timeout
 //! - [`browser`]: a headless Chromium over WebDriver, for the web pages
+//! - [`kiosk`]: a fake network printer and a proxy that loses replies, around the kiosk
 //! - [`recount`]: the report recounted from an exported event log, to hold against the server's
 //!
 //! The binary is `LUOT_SERVER_BIN` when set, else `luot-server` next to the test executable's
@@ -15,6 +16,7 @@
 //! test needs it).
 
 pub mod browser;
+pub mod kiosk;
 pub mod recount;
 
 use std::collections::HashMap;
