@@ -417,7 +417,11 @@ impl Server {
             Ok(roller) => {
                 // Days of the log without their roll-up (a log imported, or written by an
                 // older version) are rolled up now, in the background, in one pass.
-                match self.store.recorded_days() {
+                match self
+                    .store
+                    .recorded_days()
+                    .map(|days| reports::days_to_roll_up(&self.store, days))
+                {
                     Ok(days) if !days.is_empty() => {
                         let _ = roller.try_send((days, self.engine.config().clone()));
                     }

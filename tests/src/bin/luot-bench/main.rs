@@ -707,8 +707,15 @@ impl HistoryServer {
         ms
     }
 
+    /// Stops the server as its service manager would (SIGTERM), so it writes what it holds.
     fn stop(mut self) {
-        let _ = self.child.kill();
+        let stopped = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
