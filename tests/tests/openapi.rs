@@ -31,7 +31,10 @@ fn concrete(path: &str, operation: &Value) -> String {
         };
         out = out.replace(&format!("{{{}}}", param["name"].as_str().unwrap()), &value);
     }
-    assert!(!out.contains('{'), "{path}: a path parameter is not declared");
+    assert!(
+        !out.contains('{'),
+        "{path}: a path parameter is not declared"
+    );
     out
 }
 
