@@ -250,16 +250,21 @@ fn complete(path: &str, method: &str, operation: &mut Operation) {
             "401",
             "`unauthorized`: no credentials, or a token revoked, a session ended, an account disabled",
         );
-        let csrf = if method == "get" {
-            ""
-        } else {
-            "; `forbidden`: the session cookie without the right `X-CSRF-Token`"
-        };
-        error(
-            operation,
-            "403",
-            &format!("`forbidden`: a role without the right{csrf}"),
-        );
+        // Operations open to every role say so first ("Any role.", "Any credential.").
+        let any_role = operation
+            .description
+            .as_deref()
+            .is_some_and(|d| d.starts_with("Any "));
+        let mut forbidden = Vec::new();
+        if !any_role {
+            forbidden.push("`forbidden`: a role without the right");
+        }
+        if method != "get" {
+            forbidden.push("`forbidden`: the session cookie without the right `X-CSRF-Token`");
+        }
+        if !forbidden.is_empty() {
+            error(operation, "403", &forbidden.join("; "));
+        }
     }
     if path == "/healthz" {
         // Answered before any limit or body is looked at.
