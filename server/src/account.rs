@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use luot_shared::protocol::{LoginRequest, LoginResponse, Role};
+use luot_shared::protocol::{ErrorBody, LoginRequest, LoginResponse, Role};
 use luot_shared::{CenterConfig, Command, CounterId};
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/admin/center", get(get_center).put(put_center))
 }
 
+/// Logs in: the session travels in the `luot_session` cookie (HttpOnly, SameSite=Strict).
+#[utoipa::path(post, path = "/api/v1/login", tag = "session", security(()),
+    description = "Anyone. Failed attempts are limited per address and per account (429 with `Retry-After`).",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; `Set-Cookie: luot_session=…`. Send `csrf` as `X-CSRF-Token` on every state-changing request of this session.", body = LoginResponse,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 401, description = "`unauthorized`: wrong user name or password, or a disabled account", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed attempts; `Retry-After` says when to try again", body = ErrorBody),
+        (status = 503, description = "`busy`: too many password checks at once; retry in a second", body = ErrorBody),
+    ))]
 async fn login(
     State(app): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -56,6 +67,10 @@ async fn login(
     Ok(response)
 }
 
+/// Ends this session (a token caller gets 204 and nothing changes).
+#[utoipa::path(post, path = "/api/v1/logout", tag = "session",
+    description = "Any credential.",
+    responses((status = 204, description = "Logged out; the cookie is cleared")))]
 async fn logout(State(app): State<AppState>, who: Principal) -> Result<Response> {
     if let Some(session) = &who.session {
         app.auth.logout(session).await?;
@@ -67,7 +82,8 @@ async fn logout(State(app): State<AppState>, who: Principal) -> Result<Response>
     Ok(response)
 }
 
-#[derive(Serialize)]
+/// The caller, as `/api/v1/me` tells it.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Me {
     name: String,
     role: Role,
@@ -79,6 +95,10 @@ struct Me {
     csrf: Option<String>,
 }
 
+/// Who the credential is.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session",
+    description = "Any credential.",
+    responses((status = 200, description = "The caller", body = Me)))]
 async fn me(who: Principal) -> Json<Me> {
     Json(Me {
         name: who.name,
@@ -88,7 +108,8 @@ async fn me(who: Principal) -> Json<Me> {
     })
 }
 
-#[derive(Deserialize)]
+/// A token to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     role: Role,
@@ -98,7 +119,8 @@ struct NewToken {
     label: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A new token, with its secret.
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedToken {
     /// Shown once; only its hash is kept.
     token: String,
@@ -106,6 +128,15 @@ struct CreatedToken {
     record: TokenRecord,
 }
 
+/// Creates a device or script token; it is shown once.
+#[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "admin",
+    description = "Admin.",
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "Created", body = CreatedToken),
+        (status = 404, description = "`unknown_counter`", body = ErrorBody),
+        (status = 422, description = "`invalid_label`, `invalid_counter`", body = ErrorBody),
+    ))]
 async fn create_token(
     State(app): State<AppState>,
     who: Principal,
@@ -149,6 +180,10 @@ async fn create_token(
     Ok((StatusCode::CREATED, Json(CreatedToken { token, record })).into_response())
 }
 
+/// Every token (never the secret), oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/tokens", tag = "admin",
+    description = "Admin.",
+    responses((status = 200, description = "The tokens", body = Vec<TokenRecord>)))]
 async fn list_tokens(
     State(app): State<AppState>,
     who: Principal,
@@ -164,6 +199,14 @@ async fn list_tokens(
     Ok(Json(tokens))
 }
 
+/// Revokes a token: it stops working on the next request and its WebSockets close.
+#[utoipa::path(delete, path = "/api/v1/admin/tokens/{id}", tag = "admin",
+    description = "Admin.",
+    params(("id" = String, Path, description = "The token's public id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 async fn revoke_token(
     State(app): State<AppState>,
     who: Principal,
@@ -180,12 +223,24 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The center's configuration.
+#[utoipa::path(get, path = "/api/v1/admin/center", tag = "admin",
+    description = "Admin.",
+    responses((status = 200, description = "The configuration", body = CenterConfig)))]
 async fn get_center(State(app): State<AppState>, who: Principal) -> Result<Json<CenterConfig>> {
     who.require(&[Role::Admin])?;
     let config = app.engine.config().await?;
     Ok(Json(config))
 }
 
+/// Replaces the center's configuration (recorded in the log).
+#[utoipa::path(put, path = "/api/v1/admin/center", tag = "admin",
+    description = "Admin.",
+    request_body = CenterConfig,
+    responses(
+        (status = 200, description = "The configuration now in force", body = CenterConfig),
+        (status = 422, description = "`invalid_config`, with `field` naming the field at fault", body = ErrorBody),
+    ))]
 async fn put_center(
     State(app): State<AppState>,
     who: Principal,

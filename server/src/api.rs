@@ -8,9 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use luot_shared::engine::{Rater, Reply};
 use luot_shared::protocol::{
-    IssueRequest, RatingRequest, Role, StateView, TicketView, TransferRequest,
+    CounterView, ErrorBody, IssueRequest, RatingRequest, Role, StateView, TicketView,
+    TransferRequest,
 };
 use luot_shared::{Command, CounterId, TicketId};
+use serde::Deserialize as _;
+use serde::de::IntoDeserializer as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
@@ -30,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/counters/{id}/{action}", post(counter_action))
 }
 
+/// The whole live state: services with their queues, counters, recent calls.
+#[utoipa::path(get, path = "/api/v1/state", tag = "queue",
+    description = "Any role.",
+    responses((status = 200, description = "The state", body = StateView)))]
 async fn state(State(app): State<AppState>, _who: Principal) -> Json<StateView> {
     Json(app.engine.published().view.clone())
 }
@@ -59,6 +66,17 @@ fn credential_of(who: &Principal) -> String {
     crate::auth::hex(&digest.finalize()[..16])
 }
 
+/// Issues a ticket.
+#[utoipa::path(post, path = "/api/v1/tickets", tag = "queue",
+    description = "Kiosk or staff. The same `request_id` from the same credential returns the same ticket (200) instead of a new one (201); the answer carries the ticket's `track` secret.",
+    request_body = IssueRequest,
+    responses(
+        (status = 201, description = "Issued", body = TicketView),
+        (status = 200, description = "Issued before under the same `request_id`", body = TicketView),
+        (status = 404, description = "`unknown_service`", body = ErrorBody),
+        (status = 409, description = "`issuing_closed`, `numbers_exhausted`", body = ErrorBody),
+        (status = 422, description = "`invalid`", body = ErrorBody),
+    ))]
 async fn issue(
     State(app): State<AppState>,
     who: Principal,
@@ -89,6 +107,14 @@ async fn issue(
     Ok((status, Json(ticket)).into_response())
 }
 
+/// One ticket of today's queue.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "queue",
+    description = "Staff.",
+    params(("id" = u64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketView),
+        (status = 404, description = "`not_found`: no such ticket today", body = ErrorBody),
+    ))]
 async fn ticket(
     State(app): State<AppState>,
     who: Principal,
@@ -100,6 +126,18 @@ async fn ticket(
         .ok_or_else(|| ApiError::NotFound(format!("no ticket {id} today")))
 }
 
+/// Rates a finished ticket.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/rating", tag = "queue",
+    description = "The counter's rating device (a kiosk token made with a counter); an admin enters or corrects a rating.",
+    params(("id" = u64, Path, description = "Ticket id")),
+    request_body = RatingRequest,
+    responses(
+        (status = 200, description = "The rated ticket", body = TicketView),
+        (status = 403, description = "`forbidden`, `staff_cannot_rate`, `rating_device_unpaired`, `wrong_rating_device`", body = ErrorBody),
+        (status = 404, description = "`unknown_ticket`", body = ErrorBody),
+        (status = 409, description = "`already_rated`, `rating_window_closed`, `conflict`", body = ErrorBody),
+        (status = 422, description = "`invalid`: score out of 1..=5 or a reason not in the center's list", body = ErrorBody),
+    ))]
 async fn rate(
     State(app): State<AppState>,
     who: Principal,
@@ -132,6 +170,16 @@ async fn rate(
     .await
 }
 
+/// Withdraws a waiting ticket.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/cancel", tag = "queue",
+    description = "Staff (at the counters they are assigned to) or admin.",
+    params(("id" = u64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The cancelled ticket", body = TicketView),
+        (status = 403, description = "`forbidden`, `not_your_counter`", body = ErrorBody),
+        (status = 404, description = "`unknown_ticket`", body = ErrorBody),
+        (status = 409, description = "`conflict`: not waiting", body = ErrorBody),
+    ))]
 async fn cancel(
     State(app): State<AppState>,
     who: Principal,
@@ -150,6 +198,16 @@ async fn cancel(
     .await
 }
 
+/// Puts a no-show ticket back in its queue.
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/reinstate", tag = "queue",
+    description = "Staff (at the counters they are assigned to) or admin.",
+    params(("id" = u64, Path, description = "Ticket id")),
+    responses(
+        (status = 200, description = "The ticket, waiting again", body = TicketView),
+        (status = 403, description = "`forbidden`, `not_your_counter`", body = ErrorBody),
+        (status = 404, description = "`unknown_ticket`", body = ErrorBody),
+        (status = 409, description = "`conflict`: not a no-show", body = ErrorBody),
+    ))]
 async fn reinstate(
     State(app): State<AppState>,
     who: Principal,
@@ -178,12 +236,44 @@ fn bound_counters(who: &Principal) -> Option<Vec<CounterId>> {
     }
 }
 
+/// The actions of `/api/v1/counters/{id}/{action}`, by the words of the path.
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+enum CounterAction {
+    CallNext,
+    Recall,
+    Start,
+    Finish,
+    NoShow,
+    Open,
+    Close,
+    Transfer,
+}
+
+/// What a counter action answers with 200: the ticket it acted on, or the counter.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum CounterActionReply {
+    /// After `call-next`, `recall`, `start`, `finish`, `no-show`, `transfer`.
+    Ticket(TicketView),
+    /// After `open`, `close`.
+    Counter(CounterView),
+}
+
 /// Runs a command that answers with a ticket.
 async fn ticket_command(app: &AppState, command: Command) -> Result<Json<TicketView>> {
     let reply = app.engine.command(command).await?;
     Ok(Json(ticket_of(reply)?))
 }
 
+/// One counter's live state.
+#[utoipa::path(get, path = "/api/v1/counters/{id}", tag = "queue",
+    description = "Any role.",
+    params(("id" = u32, Path, description = "Counter number")),
+    responses(
+        (status = 200, description = "The counter", body = CounterView),
+        (status = 404, description = "`unknown_counter`", body = ErrorBody),
+    ))]
 async fn counter(
     State(app): State<AppState>,
     _who: Principal,
@@ -201,6 +291,22 @@ async fn counter(
     Ok(Json(view).into_response())
 }
 
+/// An action at a counter.
+#[utoipa::path(post, path = "/api/v1/counters/{id}/{action}", tag = "queue",
+    description = "Staff assigned to the counter, or admin. `call-next`, `recall`, `start`, `finish`, `no-show` and `transfer` answer with the ticket they act on; `open` and `close` with the counter; `call-next` answers 204 when nobody waits. Only `transfer` reads a body (`TransferRequest`); the others ignore it.",
+    params(
+        ("id" = u32, Path, description = "Counter number"),
+        ("action" = inline(CounterAction), Path, description = "What to do"),
+    ),
+    request_body(content = Option<TransferRequest>, description = "For `transfer`: where the ticket goes"),
+    responses(
+        (status = 200, description = "The ticket acted on, or the counter opened or closed", body = CounterActionReply),
+        (status = 204, description = "`call-next` with nobody waiting"),
+        (status = 403, description = "`forbidden`: not assigned to this counter; `not_your_counter`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such action; `unknown_counter`, `unknown_service`", body = ErrorBody),
+        (status = 409, description = "`counter_closed`, `no_current_ticket`, `conflict`", body = ErrorBody),
+        (status = 422, description = "`invalid_body`: a transfer body of the wrong shape; `invalid`", body = ErrorBody),
+    ))]
 async fn counter_action(
     State(app): State<AppState>,
     who: Principal,
@@ -218,15 +324,20 @@ async fn counter_action(
         status => ApiError::Bad(status, "bad_body", e.body_text()),
     })?;
     let staff = who.name;
-    let command = match action.as_str() {
-        "call-next" => Command::CallNext { counter, staff },
-        "recall" => Command::Recall { counter, staff },
-        "start" => Command::Start { counter, staff },
-        "finish" => Command::Finish { counter, staff },
-        "no-show" => Command::NoShow { counter, staff },
-        "open" => Command::Open { counter, staff },
-        "close" => Command::Close { counter, staff },
-        "transfer" => {
+    let words: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        action.as_str().into_deserializer();
+    let Ok(action) = CounterAction::deserialize(words) else {
+        return Err(ApiError::NotFound(format!("no counter action {action:?}")));
+    };
+    let command = match action {
+        CounterAction::CallNext => Command::CallNext { counter, staff },
+        CounterAction::Recall => Command::Recall { counter, staff },
+        CounterAction::Start => Command::Start { counter, staff },
+        CounterAction::Finish => Command::Finish { counter, staff },
+        CounterAction::NoShow => Command::NoShow { counter, staff },
+        CounterAction::Open => Command::Open { counter, staff },
+        CounterAction::Close => Command::Close { counter, staff },
+        CounterAction::Transfer => {
             let req: TransferRequest = serde_json::from_slice(&body).map_err(|e| {
                 if e.is_data() {
                     ApiError::Bad(
@@ -245,12 +356,13 @@ async fn counter_action(
                 staff,
             }
         }
-        other => return Err(ApiError::NotFound(format!("no counter action {other:?}"))),
     };
     match app.engine.command(command).await? {
-        Reply::Ticket { ticket, .. } => Ok(Json(*ticket).into_response()),
+        Reply::Ticket { ticket, .. } => {
+            Ok(Json(CounterActionReply::Ticket(*ticket)).into_response())
+        }
         Reply::NobodyWaiting => Ok(StatusCode::NO_CONTENT.into_response()),
-        Reply::Counter(view) => Ok(Json(*view).into_response()),
+        Reply::Counter(view) => Ok(Json(CounterActionReply::Counter(*view)).into_response()),
         Reply::Ok => Ok(StatusCode::NO_CONTENT.into_response()),
     }
 }

@@ -45,7 +45,7 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 const MAX_SESSIONS: usize = 2000;
 
 /// A device or script token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     /// Short public id, for listing and revoking.
     pub id: String,

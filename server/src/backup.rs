@@ -547,6 +547,12 @@ impl Drop for ExportSlot {
 }
 
 /// `GET /api/v1/admin/export`: the export of the running server, streamed as it is read.
+#[utoipa::path(get, path = "/api/v1/admin/export", tag = "admin",
+    description = "Admin. The whole log and the credentials, as JSON lines (`luot-server import` reads it back), streamed as it is read; one export at a time. A failure after the first byte ends the stream with an `error` line and no end line, which import refuses.",
+    responses(
+        (status = 200, description = "The export (an attachment)", content_type = "application/x-ndjson", body = String),
+        (status = 409, description = "`export_running`", body = luot_shared::protocol::ErrorBody),
+    ))]
 async fn export_route(State(app): State<AppState>, who: Principal) -> ApiResult<Response> {
     who.require(&[])?;
     if EXPORTING.swap(true, Ordering::SeqCst) {

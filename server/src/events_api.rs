@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use luot_shared::Recorded;
-use luot_shared::protocol::{Role, ServerMessage};
+use luot_shared::protocol::{ErrorBody, Role, ServerMessage};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -39,19 +39,24 @@ pub fn public_event(rec: &Recorded) -> serde_json::Value {
     value
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct Params {
+    /// Events after this seq (0: from the start).
     #[serde(default)]
     after: u64,
+    /// Events per page, 1 to 1000 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
 /// One page of the log.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Page {
-    /// Events after `after`, in `seq` order.
+    /// Events after `after`, in `seq` order: `seq`, `at`, `kind` and the event's fields.
+    #[schema(value_type = Vec<Object>)]
     events: Vec<serde_json::Value>,
     /// What to pass as `after` for the next page: the last seq here (or `after` when empty).
     next: u64,
@@ -61,6 +66,14 @@ struct Page {
     more: bool,
 }
 
+/// A page of the log, in `seq` order, each event as a webhook body carries it.
+#[utoipa::path(get, path = "/api/v1/events", tag = "integration",
+    description = "Admin (an admin token for a script).",
+    params(Params),
+    responses(
+        (status = 200, description = "A page", body = Page),
+        (status = 400, description = "`bad_limit`, `bad_after`, `bad_query`", body = ErrorBody),
+    ))]
 async fn list(
     State(app): State<AppState>,
     who: Principal,

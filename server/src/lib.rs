@@ -14,6 +14,7 @@
 //!   phone tracking), embedded in the binary
 //! - [`error`]: `ApiError` and the JSON extractors
 //! - [`metrics`]: `/metrics` for Prometheus (OpenMetrics or text 0.0.4)
+//! - [`openapi`]: the OpenAPI description of the HTTP API at `/api/v1/openapi.json`
 //!
 //! `main.rs` parses flags and calls [`Server::open`] then [`Server::run`]; tests do the same
 //! with port 0 and a temporary directory.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod events_api;
 pub mod login;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod quota;
 pub mod reports;
@@ -130,6 +132,7 @@ pub fn app(state: AppState) -> Router {
         .merge(backup::router())
         .merge(events_api::router())
         .merge(webhooks::api::router())
+        .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::Bad(
@@ -247,6 +250,12 @@ async fn read_body(
 
 /// `ok`, or 503 with what fails while the store cannot write (a supervisor or a monitor sees
 /// it without a login).
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    description = "Anyone; answers from memory, outside every request limit.",
+    responses(
+        (status = 200, description = "`ok`", content_type = "text/plain", body = String),
+        (status = 503, description = "The store is damaged or cannot write: `{\"status\":\"damaged\"|\"failing\",\"store\":{…},\"message\":…}`", body = Object),
+    ))]
 async fn healthz(State(app): State<AppState>) -> Response {
     let health = app.store.health();
     if let Some(damage) = &health.damaged
@@ -276,6 +285,14 @@ async fn healthz(State(app): State<AppState>) -> Response {
 
 /// Every metric, for anyone who can reach the server (counts only, nothing personal), in the
 /// format the scraper asks for.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    description = "Anyone. OpenMetrics when `Accept` asks for `application/openmetrics-text`, else the Prometheus text format 0.0.4.",
+    responses(
+        (status = 200, description = "The metrics", content(
+            (String = "application/openmetrics-text"),
+            (String = "text/plain"),
+        )),
+    ))]
 async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let format =
         metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));

@@ -30,7 +30,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use luot_shared::TicketId;
-use luot_shared::protocol::{ClientMessage, ErrorDetail, LobbyCall, TrackMessage, TrackView};
+use luot_shared::protocol::{
+    ClientMessage, ErrorBody, ErrorDetail, LobbyCall, TrackMessage, TrackView,
+};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -107,6 +109,14 @@ async fn view(app: &AppState, id: TicketId, track: &str) -> Result<Option<TrackV
     }))
 }
 
+/// The ticket a track secret stands for, as its holder follows it.
+#[utoipa::path(get, path = "/api/v1/track/{track}", tag = "tracking", security(()),
+    description = "Anyone holding the secret printed on the ticket (the QR code).",
+    params(("track" = String, Path, description = "The ticket's track secret")),
+    responses(
+        (status = 200, description = "The ticket, its place and estimate, and the recent calls", body = TrackView),
+        (status = 404, description = "`not_found`: no such ticket today (or a forged secret)", body = ErrorBody),
+    ))]
 async fn track(State(app): State<AppState>, Path(track): Path<String>) -> Result<Json<TrackView>> {
     Ok(Json(lookup(&app, &track).await?.1))
 }
@@ -119,6 +129,17 @@ struct Slots {
     _socket: OwnedSemaphorePermit,
 }
 
+/// The live channel of one ticket, for the phone page.
+#[utoipa::path(get, path = "/ws/track/{track}", tag = "tracking", security(()),
+    description = "A WebSocket (`Upgrade: websocket`). The server sends `TrackMessage` frames (JSON text): `track` at once and whenever the view changes, `pong` for a client `ping`, `error` for a frame it cannot take; the client sends `ClientMessage` (`{\"type\":\"ping\"}`). Closes with 4404 once the ticket leaves today's queue, 1001 when the server stops. A forged or unknown secret is answered 404 before any upgrade.",
+    params(("track" = String, Path, description = "The ticket's track secret")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol; frames are `TrackMessage` from the server, `ClientMessage` from the client", body = TrackMessage),
+        (status = 400, description = "`not_websocket`: not a WebSocket handshake", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such ticket today", body = ErrorBody),
+        (status = 429, description = "`too_many_at_once`: too many track sockets from this address or for this ticket", body = ErrorBody),
+        (status = 503, description = "`unavailable`: too many WebSocket connections", body = ErrorBody),
+    ))]
 async fn upgrade(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use jiff::Timestamp;
 use luot_shared::CounterId;
-use luot_shared::protocol::Role;
+use luot_shared::protocol::{ErrorBody, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -32,7 +32,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// An account as the admin sees it (never the hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UserView {
     username: String,
     role: Role,
@@ -92,6 +92,10 @@ async fn hash(app: &AppState, password: String) -> Result<String> {
     app.auth.passwords().hash(password).await
 }
 
+/// Every account (never the password hash).
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+    description = "Admin.",
+    responses((status = 200, description = "The accounts", body = Vec<UserView>)))]
 async fn list(State(app): State<AppState>, who: Principal) -> Result<Json<Vec<UserView>>> {
     who.require(&[Role::Admin])?;
     let users = app.store.list::<UserRecord>(Table::Users)?;
@@ -100,7 +104,8 @@ async fn list(State(app): State<AppState>, who: Principal) -> Result<Json<Vec<Us
     ))
 }
 
-#[derive(Deserialize)]
+/// An account to create.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     username: String,
@@ -110,6 +115,16 @@ struct NewUser {
     counters: Vec<CounterId>,
 }
 
+/// Creates a staff or admin account.
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin",
+    description = "Admin.",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 404, description = "`unknown_counter`", body = ErrorBody),
+        (status = 409, description = "`user_exists`, `too_many_users`", body = ErrorBody),
+        (status = 422, description = "`invalid_username`, `invalid_password`, `invalid_role`", body = ErrorBody),
+    ))]
 async fn create(
     State(app): State<AppState>,
     who: Principal,
@@ -161,7 +176,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(name, record))).into_response())
 }
 
-#[derive(Deserialize)]
+/// What to change of an account; absent fields stay.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UserChange {
     #[serde(default)]
@@ -174,6 +190,18 @@ struct UserChange {
     disabled: Option<bool>,
 }
 
+/// Changes an account: password, role, counters, disabled. A new password or disabling ends
+/// its sessions.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{username}", tag = "admin",
+    description = "Admin.",
+    params(("username" = String, Path, description = "The account")),
+    request_body = UserChange,
+    responses(
+        (status = 200, description = "The account as changed", body = UserView),
+        (status = 404, description = "`not_found`, `unknown_counter`", body = ErrorBody),
+        (status = 409, description = "`self_lockout`: disabling or demoting your own account", body = ErrorBody),
+        (status = 422, description = "`invalid_password`, `invalid_role`", body = ErrorBody),
+    ))]
 async fn update(
     State(app): State<AppState>,
     who: Principal,
@@ -233,13 +261,23 @@ async fn update(
     Ok(Json(view(username, record)))
 }
 
-#[derive(Deserialize)]
+/// Your own password change.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     old: String,
     new: String,
 }
 
+/// Changes your own password; every other session of the account ends.
+#[utoipa::path(post, path = "/api/v1/password", tag = "session",
+    description = "A logged-in account (a session, not a token).",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 403, description = "`forbidden`: a token, or the current password is wrong", body = ErrorBody),
+        (status = 422, description = "`invalid_password`", body = ErrorBody),
+    ))]
 async fn change_password(
     State(app): State<AppState>,
     who: Principal,

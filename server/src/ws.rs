@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::StreamExt as _;
-use luot_shared::protocol::{ClientMessage, ErrorDetail, ServerMessage};
+use luot_shared::protocol::{ClientMessage, ErrorBody, ErrorDetail, ServerMessage};
 use serde::Deserialize;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
@@ -83,6 +83,21 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// The event stream that screens, kiosks and consoles follow.
+#[utoipa::path(get, path = "/ws", tag = "queue",
+    security(("bearer" = []), ("session" = []), ("ws_token" = [])),
+    description = "Any role. A WebSocket (`Upgrade: websocket`); a browser without a way to set headers passes its token as `?token=`, and one using the session cookie must come from this server's pages (`Origin` = `Host`). The server sends `ServerMessage` frames (JSON text): a `snapshot` (or, with a recent `since`, only the `event`s after it), then every `event` in `seq` order, a fresh `snapshot` when the client fell behind, `pong` for a client `ping`, `error` for a frame it cannot take; the client sends `ClientMessage` (`{\"type\":\"ping\"}`). Closes with 4401 when the credential is taken away, 1001 when the server stops.",
+    params(
+        ("since" = Option<u64>, Query, description = "The last seq the client has: missed events are replayed rather than a snapshot sent, when recent enough"),
+        ("token" = Option<String>, Query, description = "A device token, for clients that cannot send `Authorization`"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol; frames are `ServerMessage` from the server, `ClientMessage` from the client", body = ServerMessage),
+        (status = 400, description = "`not_websocket`: not a WebSocket handshake", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the session cookie from another site's page", body = ErrorBody),
+        (status = 429, description = "`too_many_at_once`: too many WebSockets on this credential", body = ErrorBody),
+        (status = 503, description = "`unavailable`: too many WebSocket connections", body = ErrorBody),
+    ))]
 async fn upgrade(
     State(app): State<AppState>,
     who: Principal,

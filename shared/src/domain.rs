@@ -19,6 +19,7 @@ pub type TicketId = u64;
 
 /// A priority category (đối tượng ưu tiên) a citizen may claim at the kiosk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Người cao tuổi (60+).
@@ -57,6 +58,7 @@ impl Priority {
 
 /// Where a ticket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TicketStatus {
     /// In a queue, not yet called.
@@ -84,6 +86,7 @@ impl TicketStatus {
 
 /// How a counter picks the next ticket among the services it serves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CallingMode {
     /// The ticket that has waited longest, across all the counter's services.
@@ -95,6 +98,7 @@ pub enum CallingMode {
 
 /// How priority tickets are weighed against normal ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PriorityPolicy {
     /// `strict` (priority always first) or `interleave`.
@@ -130,6 +134,7 @@ impl Default for PriorityPolicy {
 
 /// See [`PriorityPolicy::mode`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PriorityMode {
     /// Priority tickets always go first.
@@ -141,6 +146,7 @@ pub enum PriorityMode {
 
 /// A service field as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ServiceField {
     /// Stable id used by the API.
@@ -174,6 +180,7 @@ fn default_service_min() -> u32 {
 
 /// A counter as configured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CounterConfig {
     /// The number people read.
@@ -190,6 +197,7 @@ pub struct CounterConfig {
 
 /// Center-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CenterSettings {
     /// The center's name, printed on tickets and shown on screens.
@@ -200,12 +208,15 @@ pub struct CenterSettings {
     pub timezone: String,
     /// Local time before which the kiosk does not issue (none: issue from midnight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "07:30:00"))]
     pub open: Option<Time>,
     /// Local time after which the kiosk says issuing has stopped for today.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "07:30:00"))]
     pub issue_until: Option<Time>,
     /// Local time at which the day closes and waiting tickets expire (none: midnight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "07:30:00"))]
     pub close: Option<Time>,
     /// Priority policy.
     #[serde(default)]
@@ -267,6 +278,7 @@ impl Default for CenterSettings {
 
 /// The whole configuration of a center: what a center file describes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CenterConfig {
     /// Center-wide settings.
@@ -611,6 +623,7 @@ fn check_id(field: &str, value: &str) -> Result<(), ConfigError> {
 
 /// A ticket as the engine keeps it for the current business day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
     /// Unique id.
     pub id: TicketId,
@@ -676,6 +689,7 @@ pub struct Ticket {
 
 /// The short reference to a ticket that events carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketRef {
     /// Unique id.
     pub id: TicketId,
@@ -701,6 +715,7 @@ impl From<&Ticket> for TicketRef {
 
 /// Who performed an action, as recorded in events.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor(pub String);
 
 impl fmt::Display for Actor {

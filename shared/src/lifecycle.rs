@@ -28,6 +28,7 @@ pub const MAX_EARLIER_WAITS: usize = 8;
 
 /// One wait of a ticket in one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Wait {
     /// The service it waited in.
     pub service: ServiceId,
@@ -51,6 +52,7 @@ impl Wait {
 
 /// What became of a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Fate {
     /// Not settled yet: waiting, called or being served.

@@ -13,6 +13,7 @@ use crate::domain::{
 
 /// One event of the log, with its gap-free sequence number and the time it happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Recorded {
     /// Position in the log: 1, 2, 3, … without gaps.
     pub seq: u64,
@@ -24,6 +25,7 @@ pub struct Recorded {
 
 /// Everything that can happen to the queue. The state is a fold over these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// The center's configuration was set or changed.
@@ -198,6 +200,7 @@ impl Event {
 
 /// A ticket as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketView {
     /// Unique id.
     pub id: TicketId,
@@ -236,6 +239,7 @@ pub struct TicketView {
 
 /// A service field with its live queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceView {
     /// Id.
     pub id: ServiceId,
@@ -262,6 +266,7 @@ pub struct ServiceView {
 
 /// A counter with its live state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CounterView {
     /// The number people read.
     pub id: CounterId,
@@ -294,6 +299,7 @@ pub struct CounterView {
 
 /// A recent call, for the lobby screens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecentCall {
     /// The ticket.
     pub ticket: TicketRef,
@@ -307,6 +313,7 @@ pub struct RecentCall {
 
 /// The whole live state, as `/api/v1/state` and the WebSocket snapshot show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StateView {
     /// Sequence number of the last event folded into this state.
     pub seq: u64,
@@ -343,6 +350,7 @@ pub struct StateView {
 
 /// A step of the server's wall clock, as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClockStep {
     /// The time read after the step.
     pub at: Timestamp,
@@ -355,6 +363,7 @@ pub struct ClockStep {
 /// Messages from the server on `/ws`.
 #[allow(clippy::large_enum_variant)] // short-lived; boxing would only add an allocation per event
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// The whole state at `seq`; events after it follow.
@@ -399,6 +408,7 @@ impl ServerMessage {
 
 /// Messages a client may send on `/ws`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMessage {
     /// Asks for a `pong`: an application-level liveness check.
@@ -414,6 +424,7 @@ impl ClientMessage {
 
 /// Body of every error response: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
@@ -421,6 +432,7 @@ pub struct ErrorBody {
 
 /// A machine-readable code and a human message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {
     /// Stable code, e.g. `unknown_service`.
     pub code: String,
@@ -433,6 +445,7 @@ pub struct ErrorDetail {
 
 /// `POST /api/v1/tickets`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     /// Service id.
@@ -447,6 +460,7 @@ pub struct IssueRequest {
 
 /// `POST /api/v1/counters/{id}/transfer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// Service to wait in.
@@ -459,6 +473,7 @@ pub struct TransferRequest {
 
 /// `POST /api/v1/tickets/{id}/rating`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RatingRequest {
     /// 1..=5.
@@ -470,6 +485,7 @@ pub struct RatingRequest {
 
 /// `POST /api/v1/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// User name.
@@ -480,6 +496,7 @@ pub struct LoginRequest {
 
 /// Answer to a successful login; the session itself travels in an HttpOnly cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// User name.
     pub username: String,
@@ -493,6 +510,7 @@ pub struct LoginResponse {
 
 /// A principal's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Configures the center, sees reports, may do anything.
@@ -533,6 +551,7 @@ impl Role {
 /// lobby screen does: the numbers called and the counters they were called to; never their
 /// ticket ids, track secrets, priority categories or the staff who serve them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrackView {
     /// The ticket, with position and estimate.
     pub ticket: TicketView,
@@ -548,6 +567,7 @@ pub struct TrackView {
 /// A call as the lobby screen shows it: a number and a counter, nothing else about the
 /// citizen who holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LobbyCall {
     /// The printed number called.
     pub number: String,
@@ -572,6 +592,7 @@ pub struct LobbyCall {
 /// ticket leaves today's queue (the business day changed) and 1001 when it stops.
 #[allow(clippy::large_enum_variant)] // one per change of one ticket; boxing gains nothing
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TrackMessage {
     /// The ticket's view as of now.

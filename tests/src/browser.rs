@@ -344,7 +344,7 @@ impl Drop for Browser {
 
 fn close_session(client: Client) -> Option<()> {
     let handle = tokio::runtime::Handle::try_current().ok()?;
-    tokio::task::block_in_place(|| handle.block_on(client.close())).ok()
+    tokio::task::block_in_place(|| handle.block_on(client.close()).ok())
 }
 
 /// `POST /session/{id}/goog/cdp/execute`: chromedriver's door to the DevTools Protocol.

@@ -136,7 +136,7 @@ impl Acc {
 }
 
 /// One row of figures. Times in whole seconds; shares in percent with one decimal.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Row {
     /// Group key (service id, counter number, staff name, hour `08`, date, `2026-W10`,
     /// `2026-03`, `2026-Q1`).

@@ -12,7 +12,7 @@ use axum::routing::get;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use luot_shared::CenterConfig;
-use luot_shared::protocol::Role;
+use luot_shared::protocol::{ErrorBody, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// How rows are grouped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// By service field (where the ticket ended up).
@@ -59,18 +59,25 @@ pub enum GroupBy {
     Quarter,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReportQuery {
+    /// First day (`YYYY-MM-DD`); absent: `to`, or today.
     from: Option<Date>,
+    /// Last day; absent: `from`, or today.
     to: Option<Date>,
+    /// How rows are grouped.
     #[serde(default)]
+    #[param(inline)]
     by: GroupBy,
+    /// `json` or `csv`.
     #[serde(default)]
+    #[param(inline)]
     format: Format,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Format {
     #[default]
@@ -79,7 +86,7 @@ enum Format {
 }
 
 /// A whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     /// First day.
     pub from: Date,
@@ -93,6 +100,15 @@ pub struct Report {
     pub total: Row,
 }
 
+/// Figures over a period, grouped, as JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/reports", tag = "reports",
+    description = "Admin. `from` alone reports one day; neither reports today. At most two years.",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "The report: JSON, or with `format=csv` UTF-8 CSV with a byte-order mark and Vietnamese headers (an attachment)",
+            content((Report = "application/json"), (String = "text/csv"))),
+        (status = 422, description = "`invalid_query`: `from` after `to`, or more than two years", body = ErrorBody),
+    ))]
 async fn report(
     State(app): State<AppState>,
     who: Principal,

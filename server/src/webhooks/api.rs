@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use luot_shared::protocol::Role;
+use luot_shared::protocol::{ErrorBody, Role};
 use serde::{Deserialize, Serialize};
 
 use super::deliver::{Change, EndpointView};
@@ -43,11 +43,23 @@ fn events(list: &[String]) -> Result<Vec<String>> {
     check_events(list).map_err(|m| invalid("invalid_events", format!("events: {m}")))
 }
 
+/// Every endpoint with its delivery state.
+#[utoipa::path(get, path = "/api/v1/admin/webhooks", tag = "integration",
+    description = "Admin.",
+    responses((status = 200, description = "The endpoints", body = Vec<EndpointView>)))]
 async fn list(State(app): State<AppState>, who: Principal) -> Result<Json<Vec<EndpointView>>> {
     who.require(&[Role::Admin])?;
     Ok(Json(app.webhooks.list()))
 }
 
+/// One endpoint with its delivery state.
+#[utoipa::path(get, path = "/api/v1/admin/webhooks/{id}", tag = "integration",
+    description = "Admin.",
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint", body = EndpointView),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 async fn one(
     State(app): State<AppState>,
     who: Principal,
@@ -57,7 +69,8 @@ async fn one(
     Ok(Json(app.webhooks.get(&id)?))
 }
 
-#[derive(Deserialize)]
+/// An endpoint to add.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewEndpoint {
     url: String,
@@ -71,7 +84,8 @@ struct NewEndpoint {
     after: Option<u64>,
 }
 
-#[derive(Serialize)]
+/// A new endpoint, with its secret.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Created {
     /// Shown once: the receiving side needs it to verify signatures.
     secret: String,
@@ -79,6 +93,15 @@ struct Created {
     endpoint: EndpointView,
 }
 
+/// Adds an endpoint; its secret is shown once.
+#[utoipa::path(post, path = "/api/v1/admin/webhooks", tag = "integration",
+    description = "Admin.",
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "Created", body = Created),
+        (status = 409, description = "`too_many_webhooks`, `webhook_exists`", body = ErrorBody),
+        (status = 422, description = "`invalid_url`, `invalid_secret`, `invalid_events`, `invalid_after`", body = ErrorBody),
+    ))]
 async fn create(
     State(app): State<AppState>,
     who: Principal,
@@ -99,7 +122,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(Created { secret, endpoint })).into_response())
 }
 
-#[derive(Deserialize)]
+/// What to change of an endpoint.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Update {
     #[serde(default)]
@@ -112,6 +136,17 @@ struct Update {
     enabled: Option<bool>,
 }
 
+/// Changes an endpoint; absent fields stay.
+#[utoipa::path(patch, path = "/api/v1/admin/webhooks/{id}", tag = "integration",
+    description = "Admin.",
+    params(("id" = String, Path, description = "Endpoint id")),
+    request_body = Update,
+    responses(
+        (status = 200, description = "The endpoint as changed", body = EndpointView),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`webhook_exists`: another endpoint has that URL", body = ErrorBody),
+        (status = 422, description = "`invalid_url`, `invalid_secret`, `invalid_events`", body = ErrorBody),
+    ))]
 async fn update(
     State(app): State<AppState>,
     who: Principal,
@@ -130,6 +165,14 @@ async fn update(
     Ok(Json(view))
 }
 
+/// Removes an endpoint and its outbox.
+#[utoipa::path(delete, path = "/api/v1/admin/webhooks/{id}", tag = "integration",
+    description = "Admin.",
+    params(("id" = String, Path, description = "Endpoint id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ))]
 async fn remove(
     State(app): State<AppState>,
     who: Principal,
@@ -141,13 +184,24 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// Where redelivery starts.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Redeliver {
     /// The first seq to send again.
     from: u64,
 }
 
+/// Sends the events from `from` on again, in order.
+#[utoipa::path(post, path = "/api/v1/admin/webhooks/{id}/redeliver", tag = "integration",
+    description = "Admin.",
+    params(("id" = String, Path, description = "Endpoint id")),
+    request_body = Redeliver,
+    responses(
+        (status = 200, description = "The endpoint with its cursor moved back", body = EndpointView),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_from`: 0, or past the end of the log", body = ErrorBody),
+    ))]
 async fn redeliver(
     State(app): State<AppState>,
     who: Principal,

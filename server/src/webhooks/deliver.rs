@@ -86,7 +86,7 @@ struct SlotState {
 }
 
 /// An endpoint as the admin sees it: settings and delivery state, never the secret.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
     /// Id.
     pub id: String,
