@@ -21,7 +21,9 @@ use crate::error::{ApiError, Query, Result};
 use crate::store::Store;
 
 pub use acc::{Acc, Row};
-pub use rollup::{DayRollup, day_rollup, days_to_roll_up, range_rollups, spawn_roller};
+pub use rollup::{
+    DayRollup, day_rollup, days_to_roll_up, decode_stored, range_rollups, spawn_roller,
+};
 
 mod acc;
 mod rollup;

@@ -132,6 +132,14 @@ fn encode(rollup: &DayRollup) -> Vec<u8> {
     postcard::to_extend(rollup, header).unwrap_or_default()
 }
 
+/// A stored roll-up as the store holds it, if it is a final one of this rule.
+pub fn decode_stored(bytes: &[u8]) -> Option<DayRollup> {
+    if !is_final(bytes) {
+        return None;
+    }
+    postcard::from_bytes(&bytes[HEADER..]).ok()
+}
+
 /// Whether stored bytes hold a settled roll-up of this rule, without decoding it.
 fn is_final(bytes: &[u8]) -> bool {
     bytes.len() > HEADER && bytes[0] == b'P' && bytes[1] == RULE as u8 && bytes[2] == 1
