@@ -83,6 +83,13 @@ async fn issue(
     Json(req): Json<IssueRequest>,
 ) -> Result<Response> {
     who.require(&[Role::Kiosk, Role::Staff])?;
+    // A kiosk token made for one counter is that counter's rating tablet, left facing
+    // citizens: it rates, and issues nothing (least of all priority tickets).
+    if who.role == Role::Kiosk && who.counters.is_some() {
+        return Err(ApiError::Forbidden(
+            "this is a counter's rating device: it rates tickets and does not issue them".into(),
+        ));
+    }
     let credential = credential_of(&who);
     let reply = app
         .engine

@@ -197,3 +197,25 @@ async fn staff_account_acts_only_on_its_assigned_counters_services_and_never_rat
     let refused = hoa.rate(own.id, 5).await.expect_error(403);
     assert_eq!(refused.code, "staff_cannot_rate", "{}", refused.message);
 }
+
+/// A counter's rating device (a kiosk token made with `--counter N`) cannot issue tickets,
+/// priority or not: whoever takes the token off the tablet cannot jump the queue.
+#[tokio::test]
+async fn a_rating_device_does_not_issue() {
+    let server = server();
+    let kiosk = server.api_as("kiosk");
+    let seq = kiosk.seq().await;
+    for body in [
+        serde_json::json!({ "service": "tnmt" }),
+        serde_json::json!({ "service": "tnmt", "priority": "meritorious" }),
+    ] {
+        let refused = server
+            .api_as("rate-1")
+            .post("/api/v1/tickets", &body)
+            .await
+            .expect_error(403);
+        assert!(refused.message.contains("rating device"), "{}", refused.message);
+    }
+    assert_eq!(kiosk.seq().await, seq, "nothing was issued");
+    kiosk.issue_ticket("tnmt").await;
+}
