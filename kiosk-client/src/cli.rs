@@ -53,9 +53,37 @@ pub struct IssueArgs {
     /// Language of the ticket's words: vi or en.
     #[arg(long, default_value = "vi", value_parser = parse_language)]
     pub lang: Language,
+    /// The idempotency key of this press (1–64 letters, digits, `-`, `_`): a script that got
+    /// exit status 5 (no answer; maybe issued) runs again with the same key and gets the same
+    /// ticket, never a second. Default: a fresh random key.
+    #[arg(long, value_parser = parse_request_id)]
+    pub request_id: Option<String>,
     /// The printer.
     #[command(flatten)]
     pub printer: PrinterArgs,
+}
+
+/// How `luot-kiosk issue` failed, as its exit status tells a script.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct IssueFailure {
+    /// 2 refused (nothing issued), 3 server not reached (nothing issued), 4 issued but not
+    /// printed (the number is on stdout), 5 no answer: maybe issued — run again with the same
+    /// `--request-id`.
+    pub status: u8,
+    /// What happened.
+    pub message: String,
+}
+
+fn parse_request_id(s: &str) -> Result<String, String> {
+    if (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_owned())
+    } else {
+        Err("a request id is 1 to 64 letters, digits, '-' or '_'".into())
+    }
 }
 
 /// `luot-kiosk print-test`: print a sheet with every Vietnamese letter and a QR code.
@@ -94,23 +122,29 @@ pub fn run_issue(args: &IssueArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         priority: args.priority,
         english: args.lang == crate::ticket::Language::English,
     };
-    match crate::dispense::Dispenser::dispense(&dispenser, &request) {
+    let outcome = match &args.request_id {
+        Some(id) => dispenser.dispense_with_id(&request, id).0,
+        None => crate::dispense::Dispenser::dispense(&dispenser, &request),
+    };
+    let fail = |status, message| Err(IssueFailure { status, message }.into());
+    match outcome {
         Outcome::Printed { ticket } => {
             writeln!(out, "{}", ticket.number)?;
             Ok(())
         }
         Outcome::NotPrinted { ticket, problem } => {
             writeln!(out, "{}", ticket.number)?;
-            bail!(
-                "ticket {} was issued but not printed on {}: {problem:?}",
-                ticket.number,
-                args.printer.printer
+            fail(
+                4,
+                format!(
+                    "ticket {} was issued but not printed on {}: {problem:?}",
+                    ticket.number, args.printer.printer
+                ),
             )
         }
-        Outcome::Refused { message } => bail!("the server refused: {message}"),
-        Outcome::Unreachable { message } => {
-            bail!("the server cannot be reached (nothing issued): {message}")
-        }
+        Outcome::Refused { message } => fail(2, format!("the server refused: {message}")),
+        Outcome::Unreachable { message } if dispenser.has_unanswered() => fail(5, message),
+        Outcome::Unreachable { message } => fail(3, message),
     }
 }
 

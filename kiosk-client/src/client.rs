@@ -55,12 +55,16 @@ pub enum Issued {
         /// The server's message.
         message: String,
     },
-    /// No answer within the retries: nothing issued as far as the kiosk knows.
+    /// No answer within the retries.
     Unreachable {
         /// The last failure.
         message: String,
         /// Attempts made.
         attempts: u32,
+        /// Whether a request may have reached the server (it was sent, the answer never
+        /// came): the ticket may exist, and asking again with the same `request_id` returns
+        /// it. False when no attempt ever connected: nothing was issued.
+        maybe_issued: bool,
     },
 }
 
@@ -106,7 +110,11 @@ impl std::fmt::Debug for IssueClient {
 /// How one attempt ended.
 enum Attempt {
     Done(Issued),
-    Retry(String),
+    /// Worth another try; `sent` when the server may have taken the request.
+    Retry {
+        failure: String,
+        sent: bool,
+    },
 }
 
 impl IssueClient {
@@ -174,12 +182,16 @@ impl IssueClient {
         let deadline = started + self.policy.total;
         let mut backoff = self.policy.first_backoff;
         let mut attempts = 0;
+        let mut maybe_issued = false;
         self.runtime.block_on(async {
             loop {
                 attempts += 1;
                 let failure = match self.attempt(&body, deadline).await {
                     Attempt::Done(issued) => return issued,
-                    Attempt::Retry(failure) => failure,
+                    Attempt::Retry { failure, sent } => {
+                        maybe_issued |= sent;
+                        failure
+                    }
                 };
                 // Jitter so kiosks that lost the server together do not return together.
                 let pause = backoff.mul_f64(rand::rng().random_range(0.5..1.0));
@@ -188,6 +200,7 @@ impl IssueClient {
                     return Issued::Unreachable {
                         message: failure,
                         attempts,
+                        maybe_issued,
                     };
                 }
                 tracing::info!(attempts, %failure, ?pause, "retrying with the same request_id");
@@ -208,26 +221,44 @@ impl IssueClient {
             .send();
         let reply = match send.await {
             Ok(reply) => reply,
-            Err(e) => return Attempt::Retry(describe(&e)),
+            // A request that never connected was never seen; any other failure may have
+            // come after the server took it.
+            Err(e) => {
+                return Attempt::Retry {
+                    sent: !e.is_connect(),
+                    failure: describe(&e),
+                };
+            }
         };
         let status = reply.status();
-        let bytes = match reply.bytes().await {
+        let bytes = match read_bounded(reply, MAX_REPLY).await {
             Ok(bytes) => bytes,
-            Err(e) => return Attempt::Retry(describe(&e)),
+            Err(failure) => {
+                return Attempt::Retry {
+                    failure,
+                    sent: true,
+                };
+            }
         };
         if status.is_success() {
             return match serde_json::from_slice::<TicketView>(&bytes) {
                 Ok(ticket) => Attempt::Done(Issued::Ticket(ticket)),
                 // Issued but unreadable: the same id again returns the same ticket.
-                Err(e) => Attempt::Retry(format!("unreadable ticket ({status}): {e}")),
+                Err(e) => Attempt::Retry {
+                    failure: format!("unreadable ticket ({status}): {e}"),
+                    sent: true,
+                },
             };
         }
         let error = serde_json::from_slice::<ErrorBody>(&bytes).ok();
         if retryable(status) {
-            return Attempt::Retry(match error {
-                Some(e) => format!("{status}: {}", e.error.message),
-                None => status.to_string(),
-            });
+            return Attempt::Retry {
+                failure: match error {
+                    Some(e) => format!("{status}: {}", e.error.message),
+                    None => status.to_string(),
+                },
+                sent: true,
+            };
         }
         Attempt::Done(match error {
             Some(e) => Issued::Refused {
@@ -256,7 +287,7 @@ impl IssueClient {
                 .await
                 .map_err(|e| describe(&e))?;
             let status = reply.status();
-            let bytes = reply.bytes().await.map_err(|e| describe(&e))?;
+            let bytes = read_bounded(reply, MAX_STATE).await?;
             if !status.is_success() {
                 return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
                     Ok(e) => format!("{status}: {}", e.error.message),
@@ -270,6 +301,27 @@ impl IssueClient {
 
 /// Retried with the same id: the server may or may not have issued; asking again is safe.
 /// 408 (the body came too slowly) and 429 (too many at once) are worth a retry too.
+/// Longest answer to an issue the kiosk reads (a ticket is well under 2 KiB).
+const MAX_REPLY: usize = 64 * 1024;
+/// Longest state the kiosk reads (a center's state is tens of KiB).
+const MAX_STATE: usize = 2 * 1024 * 1024;
+
+/// The body of `reply`, refused once it passes `max` bytes: a rogue or broken server cannot
+/// make the kiosk hold more.
+async fn read_bounded(mut reply: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if reply.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("the answer is larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = reply.chunk().await.map_err(|e| describe(&e))? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 fn retryable(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
@@ -359,9 +411,50 @@ mod tests {
             english: false,
         });
         assert!(
-            matches!(&issued, Issued::Unreachable { attempts, .. } if *attempts > 1),
+            matches!(&issued, Issued::Unreachable { attempts, maybe_issued: false, .. } if *attempts > 1),
             "{issued:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    /// A server that answers with an endless body is cut off at the bound: the kiosk never
+    /// holds more than it, and may have been issued (the request went out).
+    #[test]
+    fn a_huge_answer_is_refused_at_the_bound() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+                );
+                let chunk = format!("{:x}\r\n{}\r\n", 8192, "x".repeat(8192));
+                // 8 MiB unless the client stops reading first.
+                for _ in 0..1024 {
+                    if stream.write_all(chunk.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let policy = RetryPolicy {
+            total: Duration::from_millis(1500),
+            first_backoff: Duration::from_millis(20),
+            ..RetryPolicy::default()
+        };
+        let client = IssueClient::new(&format!("http://127.0.0.1:{port}"), "t", policy).unwrap();
+        let issued = client.issue(&Request {
+            service: "tnmt".into(),
+            priority: None,
+            english: false,
+        });
+        assert!(
+            matches!(&issued, Issued::Unreachable { message, maybe_issued: true, .. } if message.contains("larger than")),
+            "{issued:?}"
+        );
     }
 }

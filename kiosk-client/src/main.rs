@@ -127,7 +127,16 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Issue(args)) => cli::run_issue(&args, &mut std::io::stdout()),
+        Some(Command::Issue(args)) => match cli::run_issue(&args, &mut std::io::stdout()) {
+            Err(e) if e.downcast_ref::<cli::IssueFailure>().is_some() => {
+                let status = e
+                    .downcast_ref::<cli::IssueFailure>()
+                    .map_or(1, |f| f.status);
+                tracing::error!("{e:#}");
+                std::process::exit(i32::from(status));
+            }
+            other => other,
+        },
         Some(Command::PrintTest(args)) => cli::run_print_test(&args, &mut std::io::stdout()),
         Some(Command::VoiceTest { wav, espeak_voice }) => voice_test(wav, &espeak_voice),
         None => run_screen(&cli.screen),

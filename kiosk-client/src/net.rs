@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use jiff::tz::TimeZone;
 use luot_shared::StateView;
 
-use crate::client::{ClientError, IssueClient, Issued, RetryPolicy};
+use crate::client::{ClientError, IssueClient, Issued, RetryPolicy, fresh_request_id};
 use crate::dispense::{Dispenser, Outcome, PrinterProblem, PrinterStatus, Request};
 use crate::escpos;
 use crate::printer::Printer;
@@ -52,7 +52,15 @@ pub struct NetDispenser {
     preview: Option<PathBuf>,
     language: Mutex<Language>,
     center: Mutex<Option<(CenterInfo, Instant)>>,
+    /// The last touch whose answer never came though the server may have taken it: the same
+    /// choice again soon after is the same citizen asking again, and is sent with the same
+    /// `request_id`, so the server hands back the ticket it may have made instead of a
+    /// second one.
+    uncertain: Mutex<Option<(Request, String, Instant)>>,
 }
+
+/// How long an unanswered touch is taken up again by the same choice.
+const UNCERTAIN_FOR: Duration = Duration::from_secs(10 * 60);
 
 impl std::fmt::Debug for NetDispenser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -85,6 +93,7 @@ impl NetDispenser {
             paper,
             preview,
             language: Mutex::new(Language::Vietnamese),
+            uncertain: Mutex::new(None),
             center: Mutex::new(None),
         })
     }
@@ -167,18 +176,77 @@ impl NetDispenser {
         }
     }
 
+    /// The `request_id` for this touch: the unanswered one's when it is the same choice, made
+    /// not long ago; else a fresh one.
+    fn request_id_for(&self, request: &Request) -> String {
+        let Ok(uncertain) = self.uncertain.lock() else {
+            return fresh_request_id();
+        };
+        match &*uncertain {
+            Some((earlier, id, at))
+                if earlier.service == request.service
+                    && earlier.priority == request.priority
+                    && at.elapsed() < UNCERTAIN_FOR =>
+            {
+                tracing::info!(
+                    "the same choice as an unanswered touch: asking with its request_id"
+                );
+                id.clone()
+            }
+            _ => fresh_request_id(),
+        }
+    }
+
+    /// Remembers an unanswered touch, or forgets it once an answer came.
+    fn settle(&self, unanswered: Option<(Request, String)>) {
+        if let Ok(mut uncertain) = self.uncertain.lock() {
+            *uncertain = unanswered.map(|(r, id)| (r, id, Instant::now()));
+        }
+    }
+
+    /// Whether the last touch got no answer though the server may have taken it.
+    pub fn has_unanswered(&self) -> bool {
+        self.uncertain.lock().map(|u| u.is_some()).unwrap_or(false)
+    }
+
     /// [`Dispenser::dispense`] with where its time went.
     pub fn dispense_timed(&self, request: &Request) -> (Outcome, Timings) {
+        let request_id = self.request_id_for(request);
+        self.dispense_with_id(request, &request_id)
+    }
+
+    /// [`NetDispenser::dispense_timed`] under a `request_id` the caller chose (a script
+    /// retrying a press it got no answer to).
+    pub fn dispense_with_id(&self, request: &Request, request_id: &str) -> (Outcome, Timings) {
         let mut timings = Timings::default();
         let started = Instant::now();
-        let ticket = match self.client.issue(request) {
-            Issued::Ticket(ticket) => ticket,
+        let issued = self.client.issue_with_id(request, request_id);
+        let ticket = match issued {
+            Issued::Ticket(ticket) => {
+                self.settle(None);
+                ticket
+            }
             Issued::Refused { message, .. } => {
+                self.settle(None);
                 timings.issue = started.elapsed();
                 return (Outcome::Refused { message }, timings);
             }
-            Issued::Unreachable { message, .. } => {
+            Issued::Unreachable {
+                message,
+                maybe_issued,
+                ..
+            } => {
                 timings.issue = started.elapsed();
+                let message = if maybe_issued {
+                    self.settle(Some((request.clone(), request_id.to_owned())));
+                    format!(
+                        "no answer from the server; the ticket may have been issued: the same \
+                         choice again brings it ({message})"
+                    )
+                } else {
+                    self.settle(None);
+                    format!("the server cannot be reached; nothing was issued ({message})")
+                };
                 return (Outcome::Unreachable { message }, timings);
             }
         };

@@ -176,6 +176,7 @@ pub enum Loss {
 pub struct LossyProxy {
     acceptor: Acceptor,
     lost: Arc<AtomicUsize>,
+    to_lose: Arc<AtomicUsize>,
 }
 
 impl LossyProxy {
@@ -183,6 +184,7 @@ impl LossyProxy {
     pub fn start(upstream: &str, lose: usize, loss: Loss) -> LossyProxy {
         let upstream: SocketAddr = upstream.parse().expect("upstream is IP:port");
         let to_lose = Arc::new(AtomicUsize::new(lose));
+        let left = to_lose.clone();
         let lost = Arc::new(AtomicUsize::new(0));
         let counted = lost.clone();
         let acceptor = Acceptor::start(move |client| {
@@ -197,7 +199,16 @@ impl LossyProxy {
                 forward(client, upstream);
             }
         });
-        LossyProxy { acceptor, lost }
+        LossyProxy {
+            acceptor,
+            lost,
+            to_lose: left,
+        }
+    }
+
+    /// From now on, forwards every reply.
+    pub fn stop_losing(&self) {
+        self.to_lose.store(0, Ordering::SeqCst);
     }
 
     /// `http://127.0.0.1:PORT`.

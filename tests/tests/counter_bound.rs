@@ -214,7 +214,11 @@ async fn a_rating_device_does_not_issue() {
             .post("/api/v1/tickets", &body)
             .await
             .expect_error(403);
-        assert!(refused.message.contains("rating device"), "{}", refused.message);
+        assert!(
+            refused.message.contains("rating device"),
+            "{}",
+            refused.message
+        );
     }
     assert_eq!(kiosk.seq().await, seq, "nothing was issued");
     kiosk.issue_ticket("tnmt").await;

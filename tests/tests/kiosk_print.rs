@@ -88,6 +88,7 @@ fn issued_ticket_prints_what_the_preview_shows() {
             service: service.into(),
             priority: Some(luot_shared::Priority::Elderly),
             lang: Language::Vietnamese,
+            request_id: None,
             printer: PrinterArgs {
                 printer: Target::File(job.clone()),
                 paper,
@@ -265,4 +266,55 @@ fn unreachable_or_refused_prints_nothing() {
     );
     assert!(!job.exists(), "a refusal prints nothing");
     assert_eq!(waiting(&state(&server)), 0);
+}
+
+/// Every reply of a touch lost (the server slow or the link cut after the server took it):
+/// the kiosk says the ticket may have been issued, prints nothing, and the same choice again
+/// brings back that ticket — never a second one.
+#[test]
+fn an_unanswered_touch_is_taken_up_by_the_same_choice() {
+    let server = kiosk_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proxy = LossyProxy::start(&server.address(), usize::MAX, Loss::Drop);
+    let job = dir.path().join("printer.bin");
+    let dispenser = NetDispenser::new(
+        &proxy.base_url(),
+        &server.token("kiosk"),
+        Printer::new(Target::File(job.clone())),
+        Paper::Mm80,
+        None,
+    )
+    .and_then(|d| d.with_retry(quick_retry()))
+    .expect("dispenser");
+    let outcome = dispenser.dispense(&request("tckh"));
+    let Outcome::Unreachable { message } = outcome else {
+        panic!("every reply was lost, yet: {outcome:?}")
+    };
+    assert!(message.contains("may have been issued"), "{message}");
+    assert!(dispenser.has_unanswered());
+    assert!(proxy.lost() >= 1);
+    assert!(!job.exists(), "nothing printed");
+    let taken = state(&server);
+    let field = taken
+        .services
+        .iter()
+        .find(|s| s.id == "tckh")
+        .expect("field");
+    assert_eq!(field.waiting, 1, "the server took the first attempt");
+    let issued = field.next[0].number.clone();
+
+    proxy.stop_losing();
+    let Outcome::Printed { ticket } = dispenser.dispense(&request("tckh")) else {
+        panic!("the second touch did not print")
+    };
+    assert_eq!(ticket.number, issued, "the same ticket, not a second one");
+    assert!(!dispenser.has_unanswered());
+    assert_eq!(printed(&job).len(), 1);
+    let field_after = state(&server);
+    let field_after = field_after
+        .services
+        .iter()
+        .find(|s| s.id == "tckh")
+        .expect("field");
+    assert_eq!(field_after.waiting, 1, "still one ticket");
 }
