@@ -568,8 +568,12 @@ impl Auth {
 
     /// The ticket a track secret stands for, if it is genuine.
     pub fn verify_track(&self, track: &str) -> Option<TicketId> {
-        let (id, mac) = track.split_once('-')?;
-        let id: TicketId = id.parse().ok()?;
+        let (digits, mac) = track.split_once('-')?;
+        let id: TicketId = digits.parse().ok()?;
+        // One spelling per ticket: the id as the server writes it (no sign, no leading zero).
+        if digits != id.to_string() {
+            return None;
+        }
         let expected = hex(&self.track_mac(id)[..10]);
         constant_time_eq(expected.as_bytes(), mac.as_bytes()).then_some(id)
     }

@@ -211,6 +211,9 @@ async fn request_id_is_idempotent_and_track_needs_the_secret() {
         format!("{id}-"),
         id.to_owned(),
         "not-a-track".to_owned(),
+        // The same ticket and secret spelled another way: one spelling per ticket.
+        format!("0{id}-{mac}"),
+        format!("+{id}-{mac}"),
     ];
     for track in forged {
         anyone

@@ -125,6 +125,9 @@ async fn report(
     if from > to {
         return Err(bad("`from` must not be after `to`"));
     }
+    if from.year() < 2000 || to.year() > 2100 {
+        return Err(bad("reports cover days from 2000 to 2100"));
+    }
     if from
         .until(to)
         .map_or(true, |span| span.get_days() >= MAX_DAYS)
@@ -362,7 +365,17 @@ fn to_csv(report: &Report) -> Result<Vec<u8>> {
 
 /// Neutralizes a leading formula character so a spreadsheet shows the text as text.
 fn spreadsheet_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@']) && value != "-" {
+    // Spreadsheets trim leading blanks (and some read full-width signs as formulas) before
+    // they look for one.
+    let first = value
+        .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .chars()
+        .next();
+    let formula = matches!(
+        first,
+        Some('=' | '+' | '-' | '@' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}')
+    );
+    if formula && value != "-" {
         format!("'{value}")
     } else {
         value.to_owned()

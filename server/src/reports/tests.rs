@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use luot_shared::engine::{Rater, Reply};
 use luot_shared::{CenterConfig, Command, Engine, Event};
 
-use super::{GroupBy, build, day_rollup};
+use super::{GroupBy, build, day_rollup, spreadsheet_safe};
 use crate::store::Store;
 
 const STAFF: &str = "lan";
@@ -383,4 +383,24 @@ fn periods_gather_their_days() {
     assert_eq!(total.ratings_by_level, [1, 0, 0, 1, 1]);
     assert_eq!(total.satisfaction_pct, 66.7);
     assert_eq!(total.estimated, 3);
+}
+
+/// A label a spreadsheet would read as a formula — also behind blanks, a no-break space or a
+/// full-width sign — is written as text.
+#[test]
+fn formula_labels_are_written_as_text() {
+    for label in [
+        "=1+2",
+        " =1+2",
+        "\u{a0}=1+2",
+        "\u{ff1d}1+2",
+        "+1",
+        "@SUM(A1)",
+        "\t-3",
+    ] {
+        assert!(spreadsheet_safe(label).starts_with('\''), "{label:?}");
+    }
+    for label in ["-", "Lan", "Quầy 1", "1+2="] {
+        assert_eq!(spreadsheet_safe(label), label);
+    }
 }
