@@ -29,10 +29,10 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use luot_shared::TicketId;
 use luot_shared::protocol::{
     ClientMessage, ErrorBody, ErrorDetail, LobbyCall, TrackMessage, TrackView,
 };
+use luot_shared::{TicketId, TicketStatus};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
@@ -152,7 +152,10 @@ async fn upgrade(
         .map_err(|e| ApiError::Bad(StatusCode::BAD_REQUEST, "not_websocket", e.body_text()))?;
     let address = app
         .quota
-        .take(&format!("track-ws:addr:{}", peer.ip()), MAX_PER_ADDRESS)
+        .take(
+            &format!("track-ws:addr:{}", network_of(peer.ip())),
+            MAX_PER_ADDRESS,
+        )
         .ok_or(ApiError::TooManyAtOnce)?;
     let ticket = app
         .quota
@@ -241,11 +244,21 @@ async fn serve(
                 stale_until = None;
                 match view(app, id, track).await {
                     Ok(Some(view)) => {
+                        let over = matches!(
+                            view.ticket.status,
+                            TicketStatus::Done | TicketStatus::Cancelled | TicketStatus::Expired
+                        );
                         let text = serde_json::to_string(&TrackMessage::Track { view })
                             .unwrap_or_default();
                         if last_sent.as_deref() != Some(text.as_str()) {
                             send(&mut socket, Message::Text(text.clone().into())).await?;
                             last_sent = Some(text);
+                        }
+                        // Nothing more can happen to it: its last view was sent, the slot is
+                        // freed for another phone.
+                        if over {
+                            close(&mut socket, close_code::NORMAL, "the visit is over").await;
+                            return Ok(());
                         }
                     }
                     Ok(None) => {
@@ -291,5 +304,40 @@ async fn serve(
                 return Ok(());
             }
         }
+    }
+}
+
+/// The network a peer's address stands for: an IPv4 address itself; for IPv6 its /64, the
+/// block one device may pick addresses from at will.
+fn network_of(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_of;
+
+    /// IPv6 peers count by their /64; IPv4 (also mapped into IPv6) by the address.
+    #[test]
+    fn peers_count_by_network() {
+        let a = network_of("2001:db8:1:2::1".parse().expect("ip"));
+        let b = network_of("2001:db8:1:2:ffff::9".parse().expect("ip"));
+        let c = network_of("2001:db8:1:3::1".parse().expect("ip"));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            network_of("::ffff:10.0.0.7".parse().expect("ip")),
+            "10.0.0.7"
+        );
+        assert_eq!(network_of("10.0.0.7".parse().expect("ip")), "10.0.0.7");
     }
 }

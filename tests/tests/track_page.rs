@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt as _;
 use luot_server::track::{MAX_PER_ADDRESS, MAX_PER_TICKET};
+use luot_shared::TicketStatus;
 use luot_shared::protocol::{Role, TicketView, TrackMessage, TrackView};
 use luot_tests::browser::{Browser, BrowserOptions};
 use luot_tests::{ServerOptions, TIMEOUT, TestServer};
@@ -455,4 +456,43 @@ async fn many_phones_all_see_a_call() {
         phones.len(),
         slowest.as_millis()
     );
+}
+
+/// Once the visit is over the server sends the last view and closes the socket itself, so a
+/// finished ticket holds no slot, whoever opened it.
+#[tokio::test]
+async fn the_track_socket_closes_when_the_visit_is_over() {
+    let server = TestServer::start(options());
+    let staff = server.api_as("staff");
+    let kiosk = server.api_as("kiosk");
+    staff.open_counter(1).await;
+    let mine = kiosk.issue_ticket("tnmt").await;
+    let mut ws = track_ws(&server, &track_of(&mine), Ipv4Addr::LOCALHOST)
+        .await
+        .expect("the socket opens");
+    let (first, _) = next_view(&mut ws).await;
+    assert_eq!(first.ticket.status, TicketStatus::Waiting);
+    staff.call_next(1).await.expect("my ticket is called");
+    staff.counter_action(1, "finish").await.expect_status(200);
+    let mut last = None;
+    loop {
+        let frame = tokio::time::timeout(TIMEOUT, ws.next())
+            .await
+            .expect("the server closes within the timeout");
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(TrackMessage::Track { view }) = TrackMessage::decode(text.as_str()) {
+                    last = Some(view.ticket.status);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                let frame = frame.expect("a close frame with a code");
+                assert_eq!(u16::from(frame.code), 1000, "{frame:?}");
+                break;
+            }
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => panic!("the socket ended without a close frame"),
+        }
+    }
+    assert_eq!(last, Some(TicketStatus::Done), "the last view says done");
 }
