@@ -271,6 +271,7 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Command {
             Command::Rate {
                 ticket,
                 score: score % 7,
+                reason: None,
                 rater: Rater::Device {
                     name: "rating".to_owned(),
                     counter,
@@ -280,6 +281,7 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Command {
         Op::RateAs(i, score, who) => Command::Rate {
             ticket: pick(engine, *i),
             score: score % 7,
+            reason: None,
             rater: match who % 4 {
                 0 => Rater::Device {
                     name: "kiosk".to_owned(),
