@@ -7,6 +7,7 @@
 //! - [`ServerOptions`]: the center file and the tokens created with the CLI before the start
 //! - [`Api`] and [`Reply`]: an HTTP client with the API's calls and error checks
 //! - [`WsClient`]: a `/ws` client that decodes [`ServerMessage`]s with a read timeout
+//! - [`in_process`]: the server in-process on a test's own clock
 //! - [`browser`]: a headless Chromium over WebDriver, for the web pages
 //! - [`kiosk`]: a fake network printer and a proxy that loses replies, around the kiosk
 //! - [`recount`]: the report recounted from an exported event log, to hold against the server's
@@ -16,6 +17,7 @@
 //! test needs it).
 
 pub mod browser;
+pub mod in_process;
 pub mod kiosk;
 pub mod recount;
 

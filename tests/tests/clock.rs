@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
+use luot_server::auth;
 use luot_server::clock::Clock;
 use luot_server::store::Store;
-use luot_server::{Options, Server, auth};
 use luot_shared::protocol::{Role, StateView, TicketView};
 use luot_tests::Api;
+use luot_tests::in_process::Running;
 use serde_json::Value;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// 8.6 hours.
 const STEP: SignedDuration = SignedDuration::from_secs(30_960);
@@ -25,57 +24,6 @@ fn local(day: Date, h: i8, m: i8) -> Timestamp {
         .in_tz("Asia/Ho_Chi_Minh")
         .expect("a local time")
         .timestamp()
-}
-
-/// A running in-process server and what stops it.
-struct Running {
-    base: String,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), String>>,
-}
-
-impl Running {
-    async fn start(dir: &Path, clock: &Clock) -> Running {
-        // A roll-up thread of the previous run may still hold the data directory for a moment.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let server = loop {
-            match Server::open(Options {
-                data_dir: dir.to_owned(),
-                center: None,
-            }) {
-                Ok(server) => break server,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    assert!(format!("{e:#}").contains("lock"), "the server opens: {e:#}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("the server opens: {e:#}"),
-            }
-        }
-        .with_clock(clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stopped.await;
-            };
-            server
-                .run(listener, stopped)
-                .await
-                .map_err(|e| format!("{e:#}"))
-        });
-        Running { base, stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("the server task")
-            .expect("a clean stop");
-    }
 }
 
 /// Tokens made on the stopped data directory, as `luot-server token create` does.

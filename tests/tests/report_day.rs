@@ -4,21 +4,19 @@
 //! equals the one recounted independently ([`luot_tests::recount`]) from the exported log.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
 use jiff::civil::Date;
+use luot_server::auth;
 use luot_server::clock::Clock;
 use luot_server::store::Store;
-use luot_server::{Options, Server, auth};
 use luot_shared::CounterId;
 use luot_shared::protocol::Role;
 use luot_tests::Api;
+use luot_tests::in_process::Running;
 use luot_tests::recount::{self, Recount, Report};
 use serde_json::{Value, json};
 use sim::{PASSWORD, REASONS, SERVICE_MIN, STAFF, Sim, local, ms, plan_full_day, plan_short_day};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 #[path = "report_day/sim.rs"]
 mod sim;
@@ -31,57 +29,6 @@ const GROUPINGS: [&str; 8] = [
 ];
 /// Target wait per field, minutes.
 const TARGETS: [u32; 9] = [20, 15, 15, 10, 10, 20, 15, 10, 25];
-
-/// A running in-process server and what stops it.
-struct Running {
-    base: String,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), String>>,
-}
-
-impl Running {
-    async fn start(dir: &Path, clock: &Clock) -> Running {
-        // A roll-up thread of the previous run may still hold the data directory for a moment.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let server = loop {
-            match Server::open(Options {
-                data_dir: dir.to_owned(),
-                center: None,
-            }) {
-                Ok(server) => break server,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    assert!(format!("{e:#}").contains("lock"), "the server opens: {e:#}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("the server opens: {e:#}"),
-            }
-        }
-        .with_clock(clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stopped.await;
-            };
-            server
-                .run(listener, stopped)
-                .await
-                .map_err(|e| format!("{e:#}"))
-        });
-        Running { base, stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("the server task")
-            .expect("a clean stop");
-    }
-}
 
 /// Asks for the report of `from..=to` grouped `by`.
 async fn fetch(admin: &Api, from: Date, to: Date, by: &str) -> Value {
