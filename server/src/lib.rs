@@ -9,6 +9,8 @@
 //! - [`auth`]: tokens, accounts, sessions, roles, CSRF, login rate limiting, track secrets
 //! - [`api`], [`account`], [`users`], [`reports`], [`ws`], [`track`], [`events_api`]: the API
 //!   routes, each module with its `router()`
+//! - [`ship`]: the log shipped to the province over NATS JetStream; [`hub`]: the province's
+//!   side, projecting every site's log into PostgreSQL
 //! - [`webhooks`]: deliveries of the log to the one-door software, and their admin routes
 //! - [`pages`]: the web pages (counter console, admin, report, lobby screen, rating tablet,
 //!   phone tracking), embedded in the binary
@@ -35,6 +37,7 @@ pub mod pages;
 pub mod quota;
 pub mod reports;
 pub mod serve;
+pub mod ship;
 pub mod store;
 pub mod track;
 pub mod users;
@@ -115,6 +118,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Webhook endpoints and their deliveries.
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// Shipping to the province, when on.
+    pub ship: Option<Arc<ship::Shipper>>,
 }
 
 /// The whole application: every module's routes, limits and JSON fallbacks.
@@ -132,6 +137,7 @@ pub fn app(state: AppState) -> Router {
         .merge(backup::router())
         .merge(events_api::router())
         .merge(webhooks::api::router())
+        .merge(ship::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .method_not_allowed_fallback(|| async {
@@ -318,6 +324,8 @@ pub struct Options {
     /// A center file; `None` keeps the stored configuration (the default center on a fresh
     /// data directory).
     pub center: Option<CenterFile>,
+    /// Where to ship the log, if anywhere.
+    pub ship: Option<ship::ShipConfig>,
 }
 
 /// A center file as read at start.
@@ -354,6 +362,7 @@ pub struct Server {
     store: Store,
     engine: Engine,
     center: Option<CenterFile>,
+    ship: Option<ship::ShipConfig>,
     clock: Clock,
     /// The first-run admin password, when this start created the admin account.
     pub first_admin_password: Option<String>,
@@ -405,6 +414,7 @@ impl Server {
             store,
             engine,
             center: options.center,
+            ship: options.ship,
             clock: Clock::system(),
             first_admin_password,
         })
@@ -497,6 +507,17 @@ impl Server {
         }
         let ticker = tokio::spawn(engine_task::run_ticker(engine.clone(), TICK));
         webhooks.start();
+        let shipper = match self.ship {
+            Some(config) => Some(ship::Shipper::open(
+                config,
+                self.store.clone(),
+                engine.clone(),
+            )?),
+            None => None,
+        };
+        let shipping = shipper
+            .clone()
+            .map(|s| tokio::spawn(s.run(stop_rx.clone())));
         let (max_connections, max_websockets) = socket_limits();
         let state = AppState {
             engine,
@@ -510,6 +531,7 @@ impl Server {
             quota: Arc::new(quota::Quota::default()),
             clock: self.clock,
             webhooks: webhooks.clone(),
+            ship: shipper,
         };
         let metrics = state.metrics.clone();
         serve::serve(listener, app(state), max_connections, metrics, async move {
@@ -523,6 +545,9 @@ impl Server {
         // The workers hold engine handles: they stop before the engine is joined.
         webhooks.stop().await;
         drop(webhooks);
+        if let Some(task) = shipping {
+            let _ = task.await;
+        }
         // Every handle is dropped now; the engine thread drains, snapshots and stops.
         tokio::task::spawn_blocking(move || thread.join())
             .await

@@ -23,6 +23,16 @@ struct Cli {
     /// Center file (TOML) that replaces the default center.
     #[arg(long, env = "LUOT_CONFIG")]
     config: Option<PathBuf>,
+    /// This center's id in its province (with `--ship`).
+    #[arg(long, env = "LUOT_SITE")]
+    site: Option<String>,
+    /// Ships the log to the province's NATS JetStream: `nats://HOST:PORT` (commas between the
+    /// servers of a cluster).
+    #[arg(long, env = "LUOT_SHIP", requires = "site")]
+    ship: Option<String>,
+    /// The province's id (the stream `LUOT_<PROVINCE>`, subjects `luot.<province>.<site>`).
+    #[arg(long, env = "LUOT_PROVINCE", default_value = "province")]
+    province: String,
     /// Log format.
     #[arg(long, env = "LUOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -110,6 +120,14 @@ fn run() -> anyhow::Result<()> {
         Some(Cmd::Import { file }) => return import(&cli.data, &file),
         None => {}
     }
+    let ship = match (&cli.ship, &cli.site) {
+        (Some(url), Some(site)) => Some(
+            luot_server::ship::ShipConfig::new(url, site, &cli.province)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        (None, Some(_)) => anyhow::bail!("--site names this center for --ship; give both"),
+        _ => None,
+    };
     raise_open_files_limit();
     let center = match &cli.config {
         Some(path) => {
@@ -127,6 +145,7 @@ fn run() -> anyhow::Result<()> {
         let server = Server::open(Options {
             data_dir: cli.data.clone(),
             center,
+            ship,
         })?;
         let listener = tokio::net::TcpListener::bind(cli.listen)
             .await

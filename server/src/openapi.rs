@@ -142,6 +142,7 @@ async fn serve() -> Response {
         crate::webhooks::api::update,
         crate::webhooks::api::remove,
         crate::webhooks::api::redeliver,
+        crate::ship::status,
     ),
     components(schemas(ErrorBody, ServerMessage, ClientMessage, TrackMessage)),
     modifiers(&Shared),

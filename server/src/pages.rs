@@ -164,7 +164,7 @@ fn secure_headers(response: &mut Response) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
 
-fn html(status: StatusCode, body: &'static str) -> Response {
+pub(crate) fn html(status: StatusCode, body: &'static str) -> Response {
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -175,7 +175,7 @@ fn html(status: StatusCode, body: &'static str) -> Response {
     response
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+pub(crate) fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     secure_headers(&mut response);
     response

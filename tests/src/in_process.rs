@@ -27,6 +27,7 @@ impl Running {
             match Server::open(Options {
                 data_dir: dir.to_owned(),
                 center: None,
+                ship: None,
             }) {
                 Ok(server) => break server,
                 Err(e) if tokio::time::Instant::now() < deadline => {

@@ -22,7 +22,8 @@ use crate::store::Store;
 
 pub use acc::{Acc, Row};
 pub use rollup::{
-    DayRollup, day_rollup, days_to_roll_up, decode_stored, range_rollups, spawn_roller,
+    DayLog, DayRollup, day_rollup, days_to_roll_up, decode_stored, range_rollups, spawn_roller,
+    tickets_rollup,
 };
 
 mod acc;
@@ -228,7 +229,7 @@ pub fn build(
 }
 
 /// The key of the period of `by` that `day` falls in.
-fn period_key(by: GroupBy, day: Date) -> String {
+pub fn period_key(by: GroupBy, day: Date) -> String {
     match by {
         GroupBy::Week => {
             let week = day.iso_week_date();
@@ -241,7 +242,7 @@ fn period_key(by: GroupBy, day: Date) -> String {
 }
 
 /// The human label of a group key.
-fn label(config: &CenterConfig, by: GroupBy, key: &str) -> String {
+pub fn label(config: &CenterConfig, by: GroupBy, key: &str) -> String {
     const NOT_CALLED: &str = "Chưa qua quầy";
     match by {
         GroupBy::Service => config
@@ -287,7 +288,7 @@ fn label(config: &CenterConfig, by: GroupBy, key: &str) -> String {
 /// CSV for spreadsheets: UTF-8 with a byte-order mark (so Excel reads the Vietnamese),
 /// Vietnamese headers, minutes with one decimal, a leading formula character neutralized so a
 /// spreadsheet never evaluates a staff name.
-fn to_csv(report: &Report) -> Result<Vec<u8>> {
+pub fn to_csv(report: &Report) -> Result<Vec<u8>> {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(b"\xEF\xBB\xBF".to_vec());

@@ -49,11 +49,39 @@ const RULE: u32 = 4;
 /// stepped back by less than a day may reopen it that long after its date.
 const SETTLE_DAYS: i64 = 2;
 
+/// What roll-ups are made from and kept in: a center's store, or one site's share of the
+/// provincial database.
+pub trait DayLog {
+    /// The first seq recorded on local `day`, if any.
+    fn first_seq_of(&self, day: Date) -> Result<Option<u64>, StoreError>;
+    /// Every event from `seq` on, in order.
+    fn events_from(&self, seq: u64) -> Box<dyn Iterator<Item = Result<Recorded, StoreError>> + '_>;
+    /// The roll-up stored for `day`, as stored.
+    fn rollup_get(&self, day: Date) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores the roll-up of `day`.
+    fn rollup_put(&self, day: Date, bytes: &[u8]) -> Result<(), StoreError>;
+}
+
+impl DayLog for Store {
+    fn first_seq_of(&self, day: Date) -> Result<Option<u64>, StoreError> {
+        Store::first_seq_of(self, day)
+    }
+    fn events_from(&self, seq: u64) -> Box<dyn Iterator<Item = Result<Recorded, StoreError>> + '_> {
+        Box::new(Store::events_from(self, seq))
+    }
+    fn rollup_get(&self, day: Date) -> Result<Option<Vec<u8>>, StoreError> {
+        Store::rollup_get(self, day)
+    }
+    fn rollup_put(&self, day: Date, bytes: &[u8]) -> Result<(), StoreError> {
+        Store::rollup_put(self, day, bytes)
+    }
+}
+
 /// The roll-up of `day`: from the store when it was made once the day had settled, else
 /// computed from the log (and stored when the day is closed). The two days before are settled
 /// on the way, so a roll-up stored at a close is replaced by the final one.
 pub fn day_rollup(
-    store: &Store,
+    store: &dyn DayLog,
     config: &CenterConfig,
     tz: &TimeZone,
     day: Date,
@@ -69,7 +97,7 @@ pub fn day_rollup(
 /// others computed in one pass over the log (and stored when closed), so a year of missing
 /// roll-ups costs one reading of the year, not one per day.
 pub fn range_rollups(
-    store: &Store,
+    store: &dyn DayLog,
     config: &CenterConfig,
     tz: &TimeZone,
     from: Date,
@@ -105,7 +133,7 @@ pub fn range_rollups(
 }
 
 /// The stored roll-up of `day`, if it was made by this rule once the day had settled.
-fn stored(store: &Store, day: Date) -> Result<Option<DayRollup>, StoreError> {
+fn stored(store: &dyn DayLog, day: Date) -> Result<Option<DayRollup>, StoreError> {
     let Some(bytes) = store.rollup_get(day)? else {
         return Ok(None);
     };
@@ -146,7 +174,7 @@ fn is_final(bytes: &[u8]) -> bool {
 }
 
 /// Of `days`, those without a settled roll-up of this rule (read, not decoded).
-pub fn days_to_roll_up(store: &Store, days: Vec<Date>) -> Vec<Date> {
+pub fn days_to_roll_up(store: &dyn DayLog, days: Vec<Date>) -> Vec<Date> {
     days.into_iter()
         .filter(|day| !matches!(store.rollup_get(*day), Ok(Some(bytes)) if is_final(&bytes)))
         .collect()
@@ -158,7 +186,7 @@ pub fn days_to_roll_up(store: &Store, days: Vec<Date>) -> Vec<Date> {
 /// [`SETTLE_DAYS`] past the last day, each day is finished once the log is that far past it,
 /// and only each day's own tickets are counted in it.
 fn compute(
-    store: &Store,
+    store: &dyn DayLog,
     config: &CenterConfig,
     tz: &TimeZone,
     days: &[Date],
@@ -250,6 +278,41 @@ fn finish(
     config: &CenterConfig,
     tz: &TimeZone,
 ) {
+    let mut ids: Vec<TicketId> = tickets
+        .values()
+        .filter(|t| t.day == day)
+        .map(|t| t.id)
+        .collect();
+    // In issue order, so a roll-up's samples come out the same however it was computed.
+    ids.sort_unstable();
+    for id in ids {
+        if let Some(t) = tickets.remove(&id) {
+            add_ticket(rollup, &t, config, tz);
+        }
+    }
+}
+
+/// The sums of a day's tickets as they stand (a day still open: its open tickets count as
+/// issued, their finished waits as waits), by the same rule as a closed day's roll-up.
+pub fn tickets_rollup<'a>(
+    tickets: impl IntoIterator<Item = &'a Ticket>,
+    config: &CenterConfig,
+    tz: &TimeZone,
+) -> DayRollup {
+    let mut tickets: Vec<&Ticket> = tickets.into_iter().collect();
+    tickets.sort_unstable_by_key(|t| t.id);
+    let mut rollup = DayRollup {
+        rule: RULE,
+        ..DayRollup::default()
+    };
+    for t in tickets {
+        add_ticket(&mut rollup, t, config, tz);
+    }
+    rollup
+}
+
+/// Adds one ticket to a roll-up.
+fn add_ticket(rollup: &mut DayRollup, t: &Ticket, config: &CenterConfig, tz: &TimeZone) {
     // The target in force when each wait began, as the log recorded it; for waits logged
     // before targets were recorded, today's.
     let target = |wait: &lifecycle::Wait| {
@@ -259,46 +322,34 @@ fn finish(
                 .map_or(15, |s| s.target_wait_min)
         })
     };
-    let mut ids: Vec<TicketId> = tickets
-        .values()
-        .filter(|t| t.day == day)
-        .map(|t| t.id)
-        .collect();
-    // In issue order, so a roll-up's samples come out the same however it was computed.
-    ids.sort_unstable();
-    for id in ids {
-        let Some(t) = tickets.remove(&id) else {
-            continue;
-        };
-        let f = lifecycle::figures(&t);
-        let counter = t
-            .counter
-            .map_or_else(|| "-".to_owned(), |c| format!("{c:03}"));
-        let staff = t.staff.clone().unwrap_or_else(|| "-".to_owned());
-        let hour = format!("{:02}", t.issued_at.to_zoned(tz.clone()).hour());
-        // A ticket counts in the service it ended in; each of its waits in the service it
-        // was spent in.
-        let service = rollup.by_service.entry(f.service.clone()).or_default();
-        service.add_ticket(&f);
+    let f = lifecycle::figures(t);
+    let counter = t
+        .counter
+        .map_or_else(|| "-".to_owned(), |c| format!("{c:03}"));
+    let staff = t.staff.clone().unwrap_or_else(|| "-".to_owned());
+    let hour = format!("{:02}", t.issued_at.to_zoned(tz.clone()).hour());
+    // A ticket counts in the service it ended in; each of its waits in the service it was
+    // spent in.
+    let service = rollup.by_service.entry(f.service.clone()).or_default();
+    service.add_ticket(&f);
+    for (i, wait) in f.waits.iter().enumerate() {
+        let estimate = f.estimated_wait_s.filter(|_| i == 0);
+        rollup
+            .by_service
+            .entry(wait.service.clone())
+            .or_default()
+            .add_wait(wait, target(wait), estimate);
+    }
+    for acc in [
+        rollup.by_counter.entry(counter).or_default(),
+        rollup.by_staff.entry(staff).or_default(),
+        rollup.by_hour.entry(hour).or_default(),
+        &mut rollup.total,
+    ] {
+        acc.add_ticket(&f);
         for (i, wait) in f.waits.iter().enumerate() {
             let estimate = f.estimated_wait_s.filter(|_| i == 0);
-            rollup
-                .by_service
-                .entry(wait.service.clone())
-                .or_default()
-                .add_wait(wait, target(wait), estimate);
-        }
-        for acc in [
-            rollup.by_counter.entry(counter).or_default(),
-            rollup.by_staff.entry(staff).or_default(),
-            rollup.by_hour.entry(hour).or_default(),
-            &mut rollup.total,
-        ] {
-            acc.add_ticket(&f);
-            for (i, wait) in f.waits.iter().enumerate() {
-                let estimate = f.estimated_wait_s.filter(|_| i == 0);
-                acc.add_wait(wait, target(wait), estimate);
-            }
+            acc.add_wait(wait, target(wait), estimate);
         }
     }
 }

@@ -1,0 +1,606 @@
+//! Shipping the log to the province: every event, in `seq` order, published to NATS JetStream.
+//!
+//! The site stays the single writer of its log and never waits for the province: shipping
+//! runs beside the engine, reading what is already durable, and a WAN cut only grows the
+//! backlog. Each event is published to the subject `luot.<province>.<site>` with
+//!
+//! - `Nats-Msg-Id: <site>:<seq>` — the stream drops a copy it has already stored (within its
+//!   duplicate window), so a publish repeated after a lost acknowledgement is stored once;
+//! - `Nats-Expected-Last-Subject-Sequence: <stream seq of the previous event>` — the stream
+//!   refuses the event unless the last message on the subject is this site's previous one,
+//!   so a second server shipping as the same site is refused instead of interleaving.
+//!
+//! The cursor (the last `seq` the stream acknowledged, and the stream sequence it got) is kept
+//! in the data directory. Before shipping, and after any refusal, the site reads the last
+//! message of its subject and reconciles: the same event as the cursor (resume); a later one
+//! that is byte for byte this log's event (an acknowledgement lost in a crash: adopt it); an
+//! earlier one (the stream lost messages: ship again from there — the hub drops what it
+//! already has); anything else (another writer, or this directory restored from an older
+//! backup) stops shipping with the reason on the admin page, and nothing is overwritten.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage, stream};
+use jiff::Timestamp;
+use luot_shared::{Event, Recorded};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::engine_task::EngineHandle;
+use crate::store::{Store, StoreError};
+
+/// Events read from the store at a time.
+const PAGE: usize = 256;
+/// Acknowledged events between two writes of the cursor (it is also written whenever the
+/// backlog empties; a cursor behind the stream is reconciled at the next start).
+const CURSOR_EVERY: u64 = 256;
+/// Time for the stream to acknowledge one event.
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time to reach the NATS server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait between two attempts while the province cannot be reached.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Wait before checking again after shipping was refused.
+const REFUSED_RECHECK: Duration = Duration::from_secs(60);
+/// Days the stream keeps events: the hub has that long to catch up after an outage.
+pub const STREAM_MAX_AGE_DAYS: u64 = 90;
+/// Largest event published (a whole center configuration is at most 64 KiB).
+const MAX_MESSAGE: i32 = 256 * 1024;
+/// Meta key of the cursor.
+const CURSOR_KEY: &str = "ship_cursor";
+
+/// Where and as whom to ship.
+#[derive(Debug, Clone)]
+pub struct ShipConfig {
+    /// `nats://host:port` (a comma-separated list for a cluster).
+    pub url: String,
+    /// This site's id within the province.
+    pub site: String,
+    /// The province's id.
+    pub province: String,
+}
+
+/// Checks an id used as a subject token and a stream name part: 1–32 of `a-z`, `0-9`, `-`,
+/// `_`.
+pub fn check_id(what: &str, id: &str) -> Result<String, String> {
+    let ok = !id.is_empty()
+        && id.len() <= 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(id.to_owned())
+    } else {
+        Err(format!(
+            "{what} {id:?} must be 1 to 32 characters of a-z, 0-9, '-' and '_'"
+        ))
+    }
+}
+
+impl ShipConfig {
+    /// Checks the ids and the URL.
+    pub fn new(url: &str, site: &str, province: &str) -> Result<ShipConfig, String> {
+        let site = check_id("site", site)?;
+        let province = check_id("province", province)?;
+        for part in url.split(',') {
+            let rest = part
+                .trim()
+                .strip_prefix("nats://")
+                .or_else(|| part.trim().strip_prefix("tls://"))
+                .ok_or_else(|| format!("{part:?} is not a nats:// or tls:// address"))?;
+            if rest.is_empty() || rest.contains('/') {
+                return Err(format!("{part:?} must be nats://HOST:PORT"));
+            }
+        }
+        Ok(ShipConfig {
+            url: url.to_owned(),
+            site,
+            province,
+        })
+    }
+
+    /// The subject this site's events are published to.
+    pub fn subject(&self) -> String {
+        site_subject(&self.province, &self.site)
+    }
+}
+
+/// The subject of one site's events.
+pub fn site_subject(province: &str, site: &str) -> String {
+    format!("luot.{province}.{site}")
+}
+
+/// The stream that holds a province's events.
+pub fn stream_name(province: &str) -> String {
+    format!("LUOT_{}", province.to_uppercase().replace('-', "_"))
+}
+
+/// The stream's configuration, as both the sites and the hub create it.
+pub fn stream_config(province: &str, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: stream_name(province),
+        subjects: vec![format!("luot.{province}.*")],
+        retention: stream::RetentionPolicy::Limits,
+        storage: stream::StorageType::File,
+        max_age: Duration::from_secs(STREAM_MAX_AGE_DAYS * 24 * 3600),
+        max_message_size: MAX_MESSAGE,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas.max(1),
+        discard: stream::DiscardPolicy::Old,
+        ..Default::default()
+    }
+}
+
+/// The message id of one event.
+pub fn message_id(site: &str, seq: u64) -> String {
+    format!("{site}:{seq}")
+}
+
+/// Reads a message id back: the site and the seq.
+pub fn parse_message_id(id: &str) -> Option<(&str, u64)> {
+    let (site, seq) = id.rsplit_once(':')?;
+    Some((site, seq.parse().ok()?))
+}
+
+/// The bytes published for an event: the event as subscribers see it (without the issuing
+/// request's idempotency key, which stays in the site).
+pub fn payload(rec: &Recorded) -> Vec<u8> {
+    let mut public = rec.clone();
+    if let Event::TicketIssued { ticket, .. } = &mut public.event {
+        ticket.request_id = None;
+    }
+    serde_json::to_vec(&public).unwrap_or_default()
+}
+
+/// What the stream has acknowledged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Cursor {
+    /// The last seq acknowledged.
+    seq: u64,
+    /// The stream sequence it was stored at.
+    stream_seq: u64,
+}
+
+/// Where shipping is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipState {
+    /// Reaching the NATS server.
+    Connecting,
+    /// Publishing the backlog.
+    Shipping,
+    /// Every event is acknowledged.
+    CaughtUp,
+    /// Cannot reach the province; retrying.
+    Retrying,
+    /// The stream holds events this log does not: shipping stopped until that is resolved.
+    Refused,
+}
+
+/// Shipping as the admin page and `/api/v1/admin/ship` show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ShipView {
+    /// This site's id.
+    pub site: String,
+    /// The province's id.
+    pub province: String,
+    /// The subject published to.
+    pub subject: String,
+    /// The NATS server(s).
+    pub server: String,
+    /// Where shipping is.
+    pub state: ShipState,
+    /// The last seq the stream acknowledged.
+    pub acked_seq: u64,
+    /// The last seq of the log.
+    pub last_seq: u64,
+    /// Events not yet acknowledged.
+    pub backlog: u64,
+    /// When the last acknowledgement came.
+    pub last_acked_at: Option<Timestamp>,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<Timestamp>,
+}
+
+struct Status {
+    state: ShipState,
+    cursor: Cursor,
+    last_acked_at: Option<Timestamp>,
+    last_error: Option<String>,
+    last_error_at: Option<Timestamp>,
+}
+
+/// The shipping task and its status.
+pub struct Shipper {
+    config: ShipConfig,
+    store: Store,
+    engine: EngineHandle,
+    status: Mutex<Status>,
+}
+
+/// Why a round of shipping ended.
+enum Stop {
+    /// The server is stopping.
+    Shutdown,
+    /// The link failed; retry after a backoff.
+    Link(String),
+    /// The stream holds events this log does not.
+    Refused(String),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(|e| format!("the log cannot be read: {e}")),
+        Err(_) => Err("the log reader stopped".into()),
+    }
+}
+
+impl Shipper {
+    /// Reads the cursor; nothing is shipped until [`Shipper::run`].
+    pub fn open(
+        config: ShipConfig,
+        store: Store,
+        engine: EngineHandle,
+    ) -> anyhow::Result<Arc<Shipper>> {
+        let cursor = match store.meta_get(&cursor_key(&config))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("the shipping cursor is damaged: {e}"))?,
+            None => Cursor::default(),
+        };
+        Ok(Arc::new(Shipper {
+            config,
+            store,
+            engine,
+            status: Mutex::new(Status {
+                state: ShipState::Connecting,
+                cursor,
+                last_acked_at: None,
+                last_error: None,
+                last_error_at: None,
+            }),
+        }))
+    }
+
+    /// The status.
+    pub fn view(&self) -> ShipView {
+        let last_seq = self.engine.published().view.seq;
+        let s = lock(&self.status);
+        ShipView {
+            site: self.config.site.clone(),
+            province: self.config.province.clone(),
+            subject: self.config.subject(),
+            server: self.config.url.clone(),
+            state: s.state,
+            acked_seq: s.cursor.seq,
+            last_seq,
+            backlog: last_seq.saturating_sub(s.cursor.seq),
+            last_acked_at: s.last_acked_at,
+            last_error: s.last_error.clone(),
+            last_error_at: s.last_error_at,
+        }
+    }
+
+    fn set_state(&self, state: ShipState) {
+        lock(&self.status).state = state;
+    }
+
+    fn failed(&self, state: ShipState, why: &str) {
+        let mut s = lock(&self.status);
+        s.state = state;
+        s.last_error = Some(why.to_owned());
+        s.last_error_at = Some(Timestamp::now());
+    }
+
+    fn cursor(&self) -> Cursor {
+        lock(&self.status).cursor
+    }
+
+    async fn save_cursor(&self, cursor: Cursor) -> Result<(), String> {
+        let store = self.store.clone();
+        let key = cursor_key(&self.config);
+        let bytes = serde_json::to_vec(&cursor).unwrap_or_default();
+        blocking(move || store.meta_put(&key, &bytes)).await
+    }
+
+    /// Ships until `shutdown` turns `true`.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.set_state(ShipState::Connecting);
+            let stop = tokio::select! {
+                stop = self.round() => stop,
+                _ = shutdown.changed() => Stop::Shutdown,
+            };
+            let wait = match stop {
+                Stop::Shutdown => break,
+                Stop::Link(why) => {
+                    tracing::warn!(error = %why, retry_in_s = backoff.as_secs(), "shipping to the province interrupted");
+                    self.failed(ShipState::Retrying, &why);
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    wait
+                }
+                Stop::Refused(why) => {
+                    tracing::error!(error = %why, "shipping to the province refused");
+                    self.failed(ShipState::Refused, &why);
+                    REFUSED_RECHECK
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => break,
+            }
+            if matches!(
+                lock(&self.status).state,
+                ShipState::Shipping | ShipState::CaughtUp
+            ) {
+                backoff = Duration::from_secs(1);
+            }
+        }
+        // What was acknowledged is kept for the next start.
+        let cursor = self.cursor();
+        if let Err(e) = self.save_cursor(cursor).await {
+            tracing::warn!(error = %e, "cannot keep the shipping cursor; it is reconciled at the next start");
+        }
+    }
+
+    /// Connects, reconciles, then publishes until the link fails or shipping is refused.
+    async fn round(&self) -> Stop {
+        let client = match async_nats::ConnectOptions::new()
+            .connection_timeout(CONNECT_TIMEOUT)
+            .name(format!("luot-site {}", self.config.site))
+            .connect(self.config.url.as_str())
+            .await
+        {
+            Ok(client) => client,
+            Err(e) => return Stop::Link(format!("cannot reach {}: {e}", self.config.url)),
+        };
+        let js = jetstream::ContextBuilder::new()
+            .timeout(ACK_TIMEOUT)
+            .build(client.clone());
+        let result = self.ship(&js).await;
+        drop(js);
+        let _ = client.drain().await;
+        result
+    }
+
+    async fn ship(&self, js: &jetstream::Context) -> Stop {
+        let name = stream_name(&self.config.province);
+        // Normally the hub made it (replicated, in a cluster); a site that comes first makes
+        // a single-replica one.
+        let stream = match js
+            .get_or_create_stream(stream_config(&self.config.province, 1))
+            .await
+        {
+            Ok(stream) => stream,
+            Err(e) => return Stop::Link(format!("cannot open the stream {name}: {e}")),
+        };
+        let mut cursor = match self.reconcile(&stream).await {
+            Ok(cursor) => cursor,
+            Err(stop) => return stop,
+        };
+        {
+            let mut s = lock(&self.status);
+            s.cursor = cursor;
+            s.state = ShipState::Shipping;
+        }
+        let subject = self.config.subject();
+        let mut events = self.engine.subscribe();
+        let mut unsaved = 0u64;
+        loop {
+            events = events.resubscribe();
+            let head = self.engine.published().view.seq;
+            if cursor.seq >= head {
+                if unsaved > 0 {
+                    if let Err(e) = self.save_cursor(cursor).await {
+                        return Stop::Link(e);
+                    }
+                    unsaved = 0;
+                }
+                self.set_state(ShipState::CaughtUp);
+                let _ = events.recv().await;
+                continue;
+            }
+            self.set_state(ShipState::Shipping);
+            let store = self.store.clone();
+            let from = cursor.seq + 1;
+            let page = match blocking(move || store.events(from, head, PAGE)).await {
+                Ok(page) if page.first().is_some_and(|r| r.seq == from) => page,
+                Ok(_) => return Stop::Link(format!("event {from} cannot be read here")),
+                Err(e) => return Stop::Link(e),
+            };
+            for rec in &page {
+                let publish = PublishMessage::build()
+                    .payload(payload(rec).into())
+                    .message_id(message_id(&self.config.site, rec.seq))
+                    .expected_last_subject_sequence(cursor.stream_seq);
+                let ack = match js.send_publish(subject.clone(), publish).await {
+                    Ok(future) => future.await,
+                    Err(e) => Err(e),
+                };
+                match ack {
+                    Ok(ack) => {
+                        cursor = Cursor {
+                            seq: rec.seq,
+                            stream_seq: ack.sequence,
+                        };
+                        {
+                            let mut s = lock(&self.status);
+                            s.cursor = cursor;
+                            s.last_acked_at = Some(Timestamp::now());
+                        }
+                        unsaved += 1;
+                        if unsaved >= CURSOR_EVERY {
+                            if let Err(e) = self.save_cursor(cursor).await {
+                                return Stop::Link(e);
+                            }
+                            unsaved = 0;
+                        }
+                    }
+                    Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => {
+                        // Someone else's message is last on our subject, or our cursor is
+                        // behind what the stream stored: find out which.
+                        if unsaved > 0 {
+                            let _ = self.save_cursor(cursor).await;
+                        }
+                        return Stop::Link(format!(
+                            "the stream's last message for {subject} is not event {}; checking again",
+                            cursor.seq
+                        ));
+                    }
+                    Err(e) => {
+                        if unsaved > 0 {
+                            let _ = self.save_cursor(cursor).await;
+                        }
+                        return Stop::Link(format!("event {} not acknowledged: {e}", rec.seq));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compares the cursor with the last message of the subject; see the module comment.
+    async fn reconcile(&self, stream: &stream::Stream) -> Result<Cursor, Stop> {
+        let subject = self.config.subject();
+        let cursor = self.cursor();
+        let last = match stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(message) => Some(message),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => None,
+            Err(e) => return Err(Stop::Link(format!("cannot read the stream: {e}"))),
+        };
+        let Some(last) = last else {
+            if cursor.seq > 0 {
+                tracing::warn!(
+                    acked = cursor.seq,
+                    "the stream holds nothing of this site (expired or recreated); shipping again from the start"
+                );
+            }
+            // The hub keeps what it has and takes the rest; its cursor drops repeats.
+            return Ok(Cursor::default());
+        };
+        let id = last
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        let theirs = match parse_message_id(&id) {
+            Some((site, seq)) if site == self.config.site => seq,
+            _ => {
+                return Err(Stop::Refused(format!(
+                    "the last message on {subject} (stream seq {}) is not an event of site {:?}: another program publishes there",
+                    last.sequence, self.config.site
+                )));
+            }
+        };
+        let ours = match self.local_event(theirs).await {
+            Ok(ours) => ours,
+            Err(e) => return Err(Stop::Link(e)),
+        };
+        match ours {
+            Some(rec) if payload(&rec) == last.payload.as_ref() => {
+                if theirs != cursor.seq {
+                    tracing::info!(
+                        stream_has = theirs,
+                        cursor = cursor.seq,
+                        "shipping resumes after the stream's last event of this site"
+                    );
+                }
+                let cursor = Cursor {
+                    seq: theirs,
+                    stream_seq: last.sequence,
+                };
+                self.save_cursor(cursor).await.map_err(Stop::Link)?;
+                Ok(cursor)
+            }
+            Some(_) => Err(Stop::Refused(format!(
+                "the stream's event {theirs} of site {:?} differs from this log's: another server ships as this site, or this data directory was restored from an older backup and has written other events since",
+                self.config.site
+            ))),
+            None => Err(Stop::Refused(format!(
+                "the stream holds events of site {:?} up to {theirs}, past the end of this log: another server ships as this site, or this data directory was restored from an older backup",
+                self.config.site
+            ))),
+        }
+    }
+
+    async fn local_event(&self, seq: u64) -> Result<Option<Recorded>, String> {
+        if seq == 0 {
+            return Ok(None);
+        }
+        let store = self.store.clone();
+        let page = blocking(move || store.events(seq, seq, 1)).await?;
+        Ok(page.into_iter().find(|r| r.seq == seq))
+    }
+}
+
+/// Routes of this module.
+pub fn router() -> axum::Router<crate::AppState> {
+    axum::Router::new().route("/api/v1/admin/ship", axum::routing::get(status))
+}
+
+/// Whether shipping is on, and how far it is.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ShipStatus {
+    /// Whether this server ships its log (`--ship`).
+    pub enabled: bool,
+    /// How far, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shipping: Option<ShipView>,
+}
+
+/// Shipping of the log to the province: the last `seq` acknowledged and the backlog.
+#[utoipa::path(get, path = "/api/v1/admin/ship", tag = "integration",
+    description = "Admin.",
+    responses((status = 200, description = "Shipping status", body = ShipStatus)))]
+async fn status(
+    axum::extract::State(app): axum::extract::State<crate::AppState>,
+    who: crate::auth::Principal,
+) -> crate::error::Result<crate::error::Json<ShipStatus>> {
+    who.require(&[luot_shared::protocol::Role::Admin])?;
+    Ok(crate::error::Json(ShipStatus {
+        enabled: app.ship.is_some(),
+        shipping: app.ship.as_ref().map(|s| s.view()),
+    }))
+}
+
+fn cursor_key(config: &ShipConfig) -> String {
+    format!("{CURSOR_KEY}/{}/{}", config.province, config.site)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are checked as subject tokens: no dots, wildcards, spaces or capitals.
+    #[test]
+    fn ids() {
+        assert!(check_id("site", "q1-hcm").is_ok());
+        for bad in ["", "a.b", "a*", "A", "a b", &"x".repeat(33), ">"] {
+            assert!(check_id("site", bad).is_err(), "{bad:?}");
+        }
+        assert!(ShipConfig::new("nats://h:4222", "s1", "p").is_ok());
+        assert!(ShipConfig::new("http://h:4222", "s1", "p").is_err());
+        assert!(ShipConfig::new("nats://h:4222/x", "s1", "p").is_err());
+    }
+
+    /// A message id reads back as the site and the seq it was made from.
+    #[test]
+    fn message_ids() {
+        assert_eq!(parse_message_id(&message_id("q1", 42)), Some(("q1", 42)));
+        assert_eq!(parse_message_id("q1:x"), None);
+        assert_eq!(parse_message_id("nothing"), None);
+        assert_eq!(stream_name("hcm-city"), "LUOT_HCM_CITY");
+    }
+}
