@@ -30,6 +30,7 @@ pub mod credentials;
 pub mod engine_task;
 pub mod error;
 pub mod events_api;
+pub mod hub;
 pub mod login;
 pub mod metrics;
 pub mod openapi;

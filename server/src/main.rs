@@ -31,7 +31,7 @@ struct Cli {
     #[arg(long, env = "LUOT_SHIP", requires = "site")]
     ship: Option<String>,
     /// The province's id (the stream `LUOT_<PROVINCE>`, subjects `luot.<province>.<site>`).
-    #[arg(long, env = "LUOT_PROVINCE", default_value = "province")]
+    #[arg(long, env = "LUOT_PROVINCE", default_value = "province", global = true)]
     province: String,
     /// Log format.
     #[arg(long, env = "LUOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -69,6 +69,70 @@ enum Cmd {
     Import {
         /// The export file.
         file: PathBuf,
+    },
+    /// The province's hub: projects every site's shipped log from NATS JetStream into
+    /// PostgreSQL and serves the provincial page `/province` and its API.
+    Hub(HubArgs),
+}
+
+#[derive(clap::Args)]
+struct HubArgs {
+    /// PostgreSQL connection string (`postgres://USER:PASSWORD@HOST/DB`).
+    #[arg(long, env = "LUOT_HUB_POSTGRES")]
+    postgres: String,
+    /// NATS server(s) with JetStream: `nats://HOST:PORT`, commas between a cluster's servers.
+    #[arg(long, env = "LUOT_HUB_NATS")]
+    nats: Option<String>,
+    /// Address the provincial page and API listen on.
+    #[arg(long, env = "LUOT_HUB_LISTEN", default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// Replicas of the province's stream when the hub creates it (3 in a three-node cluster).
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    #[command(subcommand)]
+    action: Option<HubCmd>,
+}
+
+#[derive(Subcommand)]
+enum HubCmd {
+    /// Tokens for the province's API.
+    Token {
+        #[command(subcommand)]
+        action: HubTokenCmd,
+    },
+    /// Accounts of the provincial page.
+    User {
+        #[command(subcommand)]
+        action: HubUserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum HubTokenCmd {
+    /// Creates a token and prints it as the last line.
+    Create {
+        /// Role: admin or viewer.
+        #[arg(long)]
+        role: String,
+        /// A label shown in the logs.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum HubUserCmd {
+    /// Creates an account (or sets its password and role); prints a new password as the last
+    /// line unless `--password-stdin` gives one.
+    Set {
+        /// User name.
+        name: String,
+        /// Role: admin or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -118,6 +182,7 @@ fn run() -> anyhow::Result<()> {
         Some(Cmd::Token { action }) => return token(&cli.data, action),
         Some(Cmd::Export { to, salvage }) => return export(&cli.data, &to, salvage),
         Some(Cmd::Import { file }) => return import(&cli.data, &file),
+        Some(Cmd::Hub(args)) => return hub(args, &cli.province),
         None => {}
     }
     let ship = match (&cli.ship, &cli.site) {
@@ -167,6 +232,69 @@ fn run() -> anyhow::Result<()> {
             ));
         }
         server.run(listener, shutdown_signal()).await
+    })
+}
+
+fn hub(args: HubArgs, province: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        match args.action {
+            Some(HubCmd::Token {
+                action: HubTokenCmd::Create { role, label },
+            }) => {
+                let token = luot_server::hub::create_token(&args.postgres, &role, label).await?;
+                say(&format!("created {role} token for the province's API"));
+                say(&token);
+                Ok(())
+            }
+            Some(HubCmd::User {
+                action:
+                    HubUserCmd::Set {
+                        name,
+                        role,
+                        password_stdin,
+                    },
+            }) => {
+                let (password, generated) = if password_stdin {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+                } else {
+                    (luot_server::auth::random_hex(8), true)
+                };
+                luot_server::hub::set_user(&args.postgres, &name, &role, &password).await?;
+                say(&format!("account {name:?} ({role}) set"));
+                if generated {
+                    say(&password);
+                }
+                Ok(())
+            }
+            None => {
+                let nats = args
+                    .nats
+                    .ok_or_else(|| anyhow::anyhow!("the hub needs --nats nats://HOST:PORT"))?;
+                luot_server::ship::check_id("province", province)
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                let listener = tokio::net::TcpListener::bind(args.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", args.listen))?;
+                let addr = listener.local_addr()?;
+                say(&format!(
+                    "Lượt hub of province {province} is serving http://{addr}/province"
+                ));
+                luot_server::hub::run(
+                    luot_server::hub::HubConfig {
+                        nats,
+                        postgres: args.postgres,
+                        province: province.to_owned(),
+                        replicas: args.replicas,
+                    },
+                    listener,
+                    shutdown_signal(),
+                )
+                .await
+            }
+        }
     })
 }
 

@@ -10,6 +10,8 @@
 //! - [`in_process`]: the server in-process on a test's own clock
 //! - [`browser`]: a headless Chromium over WebDriver, for the web pages
 //! - [`kiosk`]: a fake network printer and a proxy that loses replies, around the kiosk
+//! - [`province`]: a real NATS JetStream and PostgreSQL in temporary directories, a WAN link
+//!   that can be cut, and the province's hub
 //! - [`recount`]: the report recounted from an exported event log, to hold against the server's
 //!
 //! The binary is `LUOT_SERVER_BIN` when set, else `luot-server` next to the test executable's
@@ -19,6 +21,7 @@
 pub mod browser;
 pub mod in_process;
 pub mod kiosk;
+pub mod province;
 pub mod recount;
 
 use std::collections::HashMap;

@@ -1,0 +1,477 @@
+//! The projector: a durable JetStream consumer over the province's stream, writing each
+//! site's events into PostgreSQL in one transaction per batch together with the site's
+//! cursor.
+//!
+//! Exactly-once effect: a site's cursor (`hub_sites.last_seq`) is read `FOR UPDATE` and moved
+//! in the same transaction as the rows its events make, so an event is applied when its seq
+//! is the cursor's next, dropped when at or below it (a redelivery, a repeat after a lost
+//! acknowledgement, a site shipping again after its stream lost messages), and held back
+//! (negatively acknowledged, redelivered later) when beyond it — the database never has a
+//! gap. Messages are acknowledged only after the commit; a hub killed between the two gets
+//! them again and drops them by the cursor.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures_util::StreamExt as _;
+use luot_shared::{Event, Recorded, Ticket, TicketId, lifecycle};
+use tokio::sync::watch;
+use tokio_postgres::Client;
+
+use super::sites::{Site, Sites, load};
+use super::{HubConfig, Progress};
+use crate::ship::{parse_message_id, stream_config, stream_name};
+
+/// Messages taken at a time.
+const BATCH: usize = 1000;
+/// How long a batch waits for messages to arrive before it is written with what it has.
+const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// Delivered messages not yet acknowledged, at most.
+const MAX_ACK_PENDING: i64 = 20_000;
+/// Time the stream waits for an acknowledgement before delivering again.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Events between two stored snapshots of a site.
+const SNAPSHOT_EVERY: u64 = 2000;
+/// The durable consumer's name.
+pub(super) const CONSUMER: &str = "luot-hub";
+/// Longest wait between two attempts while NATS or PostgreSQL cannot be reached.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// One message as read.
+struct Incoming {
+    site: String,
+    rec: Recorded,
+    body: String,
+    message: jetstream::Message,
+}
+
+/// Runs until `shutdown` turns `true`, reconnecting after failures.
+pub(super) async fn run(
+    config: Arc<HubConfig>,
+    sites: Arc<Sites>,
+    progress: Arc<Progress>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let result = tokio::select! {
+            r = round(&config, &sites, &progress, &mut backoff) => r,
+            _ = shutdown.changed() => return,
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %format!("{e:#}"), retry_in_s = backoff.as_secs(), "projection interrupted");
+            progress.failed(format!("{e:#}"));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Connects to both sides, then projects batch after batch until something fails.
+async fn round(
+    config: &HubConfig,
+    sites: &Sites,
+    progress: &Progress,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
+    let mut client = super::db::connect(&config.postgres).await?;
+    super::sites::load_all(&client, sites).await?;
+    let nats = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(5))
+        .name("luot-hub")
+        .connect(config.nats.as_str())
+        .await?;
+    let js = jetstream::new(nats);
+    let stream = match js.get_stream(stream_name(&config.province)).await {
+        Ok(stream) => stream,
+        Err(_) => {
+            js.get_or_create_stream(stream_config(&config.province, config.replicas))
+                .await?
+        }
+    };
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            CONSUMER,
+            pull::Config {
+                durable_name: Some(CONSUMER.into()),
+                description: Some("the province's PostgreSQL projection".into()),
+                deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_ack_pending: MAX_ACK_PENDING,
+                num_replicas: config.replicas,
+                ..Default::default()
+            },
+        )
+        .await?;
+    progress.connected();
+    loop {
+        let mut batch = consumer
+            .batch()
+            .max_messages(BATCH)
+            .expires(BATCH_WAIT)
+            .messages()
+            .await?;
+        let mut messages = Vec::new();
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => messages.push(message),
+                Err(e) => {
+                    tracing::debug!(error = %e, "batch ended");
+                    break;
+                }
+            }
+        }
+        if messages.is_empty() {
+            continue;
+        }
+        let count = messages.len();
+        project(&mut client, sites, progress, messages).await?;
+        progress.projected(count);
+        *backoff = Duration::from_secs(1);
+    }
+}
+
+/// Reads a message: its site from the subject, its seq from the message id, the event from
+/// the payload; all three must agree.
+fn read(message: jetstream::Message) -> Result<Incoming, (jetstream::Message, String)> {
+    let site = match message.subject.as_str().rsplit_once('.') {
+        Some((_, site)) => site.to_owned(),
+        None => return Err((message, "subject without a site".into())),
+    };
+    let id = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nats-Msg-Id"))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default();
+    let seq = match parse_message_id(&id) {
+        Some((s, seq)) if s == site => seq,
+        _ => {
+            return Err((
+                message,
+                format!("message id {id:?} is not an event of {site}"),
+            ));
+        }
+    };
+    let body = match std::str::from_utf8(&message.payload) {
+        Ok(text) => text.to_owned(),
+        Err(_) => return Err((message, "payload is not UTF-8".into())),
+    };
+    let rec: Recorded = match serde_json::from_str(&body) {
+        Ok(rec) => rec,
+        Err(e) => return Err((message, format!("payload is not an event: {e}"))),
+    };
+    if rec.seq != seq {
+        return Err((
+            message,
+            format!("payload seq {} under message id {id}", rec.seq),
+        ));
+    }
+    Ok(Incoming {
+        site,
+        rec,
+        body,
+        message,
+    })
+}
+
+/// A ticket's row in `hub_tickets`.
+struct TicketRow {
+    day: String,
+    id: i64,
+    number: String,
+    service: String,
+    priority: bool,
+    state: String,
+    issued_at: String,
+    counter: Option<i32>,
+    staff: Option<String>,
+    wait_s: Option<i64>,
+    service_s: Option<i64>,
+    rating: Option<i16>,
+}
+
+fn ticket_row(t: &Ticket) -> TicketRow {
+    let f = lifecycle::figures(t);
+    TicketRow {
+        day: t.day.to_string(),
+        id: t.id as i64,
+        number: t.number.clone(),
+        service: t.service.clone(),
+        priority: t.priority.is_some(),
+        state: serde_json::to_value(t.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        issued_at: t.issued_at.to_string(),
+        counter: t.counter.map(|c| c as i32),
+        staff: t.staff.clone(),
+        wait_s: f.first_wait_s().map(|s| s as i64),
+        service_s: f.service_s.map(|s| s as i64),
+        rating: t.rating.map(i16::from),
+    }
+}
+
+/// What one site's part of a batch makes.
+#[derive(Default)]
+struct SiteWrite {
+    seqs: Vec<i64>,
+    ats: Vec<String>,
+    kinds: Vec<String>,
+    bodies: Vec<String>,
+    days: Vec<(String, i64)>,
+    tickets: HashMap<TicketId, TicketRow>,
+}
+
+/// Writes one batch in one transaction, then acknowledges what it covered.
+async fn project(
+    client: &mut Client,
+    sites: &Sites,
+    progress: &Progress,
+    messages: Vec<jetstream::Message>,
+) -> anyhow::Result<()> {
+    let mut by_site: BTreeMap<String, Vec<Incoming>> = BTreeMap::new();
+    let mut rejected = Vec::new();
+    for message in messages {
+        match read(message) {
+            Ok(incoming) => by_site
+                .entry(incoming.site.clone())
+                .or_default()
+                .push(incoming),
+            Err((message, why)) => {
+                tracing::error!(subject = %message.subject, error = %why, "message dropped: not an event of a site");
+                rejected.push(message);
+            }
+        }
+    }
+    let tx = client.transaction().await?;
+    let mut updated: Vec<(String, Site)> = Vec::new();
+    let mut done: Vec<jetstream::Message> = Vec::new();
+    let mut later: Vec<jetstream::Message> = Vec::new();
+    for (site, mut items) in by_site {
+        items.sort_by_key(|i| i.rec.seq);
+        tx.execute(
+            "INSERT INTO hub_sites (site) VALUES ($1) ON CONFLICT (site) DO NOTHING",
+            &[&site],
+        )
+        .await?;
+        let last: i64 = tx
+            .query_one(
+                "SELECT last_seq FROM hub_sites WHERE site = $1 FOR UPDATE",
+                &[&site],
+            )
+            .await?
+            .get(0);
+        let mut state = match sites.get(&site) {
+            Some(s) if s.engine.seq() == last as u64 || s.problem.is_some() => (*s).clone(),
+            _ => load(&tx, &site).await?,
+        };
+        let mut next = last as u64 + 1;
+        let later_before = later.len();
+        let mut write = SiteWrite::default();
+        let mut snapshot = false;
+        for item in items {
+            let seq = item.rec.seq;
+            if seq < next {
+                done.push(item.message);
+                continue;
+            }
+            if seq > next {
+                later.push(item.message);
+                continue;
+            }
+            next += 1;
+            if state.problem.is_none() {
+                fold(&mut state, &item.rec, &mut write, &mut snapshot);
+            }
+            let day = state.local_date(&item.rec);
+            if state.last_day.is_none_or(|d| day > d) {
+                state.last_day = Some(day);
+                write.days.push((day.to_string(), seq as i64));
+            }
+            write.seqs.push(seq as i64);
+            write.ats.push(item.rec.at.to_string());
+            write.kinds.push(item.rec.event.kind().to_owned());
+            write.bodies.push(item.body);
+            done.push(item.message);
+        }
+        let gap_from = (later.len() > later_before).then_some(next);
+        state.gap_from = gap_from;
+        if write.seqs.is_empty() && gap_from.is_none() {
+            continue;
+        }
+        write_site(&tx, &site, &state, &write, next - 1).await?;
+        if state.problem.is_none()
+            && (snapshot || state.engine.seq() >= state.snapshot_seq + SNAPSHOT_EVERY)
+        {
+            tx.execute(
+                "INSERT INTO hub_snapshots (site, seq, body) VALUES ($1, $2, $3)
+                 ON CONFLICT (site) DO UPDATE SET seq = EXCLUDED.seq, body = EXCLUDED.body",
+                &[
+                    &site,
+                    &(state.engine.seq() as i64),
+                    &state.engine.snapshot(),
+                ],
+            )
+            .await?;
+            state.snapshot_seq = state.engine.seq();
+        }
+        updated.push((site, state));
+    }
+    tx.commit().await?;
+    for (site, state) in updated {
+        sites.put(site, state);
+    }
+    // After the commit: an acknowledgement lost now only brings a message back, which the
+    // cursor drops.
+    for message in done {
+        if let Err(e) = message.ack().await {
+            tracing::debug!(error = %e, "acknowledgement not sent; the message comes back and is dropped");
+        }
+    }
+    if !later.is_empty() {
+        progress.held_back(later.len());
+    }
+    for message in later {
+        let _ = message
+            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+            .await;
+    }
+    for message in rejected {
+        let _ = message.ack_with(AckKind::Term).await;
+    }
+    Ok(())
+}
+
+/// Folds one event into the site's state and the ticket rows it changes.
+fn fold(state: &mut Site, rec: &Recorded, write: &mut SiteWrite, snapshot: &mut bool) {
+    // A day's close may drop its tickets from the state: their last rows are taken first.
+    if let Event::DayClosed { expired, .. } = &rec.event {
+        *snapshot = true;
+        for r in expired {
+            if let Some(t) = state.engine.ticket(r.id) {
+                let mut t = t.clone();
+                lifecycle::advance(&mut t, &rec.event, rec.at);
+                write.tickets.insert(t.id, ticket_row(&t));
+            }
+        }
+    }
+    if let Err(e) = state.engine.apply(rec) {
+        state.problem = Some(format!("event {} cannot be folded: {e}", rec.seq));
+        tracing::error!(seq = rec.seq, error = %e, "a site's event cannot be folded; its events are still stored");
+        return;
+    }
+    let touched = match &rec.event {
+        Event::TicketIssued { ticket, .. } => Some(ticket.id),
+        event => lifecycle::ticket_of(event),
+    };
+    if let Some(t) = touched.and_then(|id| state.engine.ticket(id)) {
+        write.tickets.insert(t.id, ticket_row(t));
+    }
+}
+
+/// Writes one site's rows and moves its cursor.
+async fn write_site(
+    tx: &tokio_postgres::Transaction<'_>,
+    site: &str,
+    state: &Site,
+    write: &SiteWrite,
+    last_seq: u64,
+) -> anyhow::Result<()> {
+    if !write.seqs.is_empty() {
+        tx.execute(
+            "INSERT INTO hub_events (site, seq, at, kind, body)
+             SELECT $1, s, a::timestamptz, k, b::jsonb
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(s, a, k, b)",
+            &[&site, &write.seqs, &write.ats, &write.kinds, &write.bodies],
+        )
+        .await?;
+    }
+    if !write.days.is_empty() {
+        let days: Vec<String> = write.days.iter().map(|d| d.0.clone()).collect();
+        let firsts: Vec<i64> = write.days.iter().map(|d| d.1).collect();
+        tx.execute(
+            "INSERT INTO hub_days (site, day, first_seq)
+             SELECT $1, d::date, f FROM unnest($2::text[], $3::bigint[]) AS u(d, f)
+             ON CONFLICT (site, day) DO NOTHING",
+            &[&site, &days, &firsts],
+        )
+        .await?;
+    }
+    if !write.tickets.is_empty() {
+        let rows: Vec<&TicketRow> = write.tickets.values().collect();
+        let col = |f: fn(&TicketRow) -> String| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+        let days = col(|r| r.day.clone());
+        let numbers = col(|r| r.number.clone());
+        let services = col(|r| r.service.clone());
+        let states = col(|r| r.state.clone());
+        let issued = col(|r| r.issued_at.clone());
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let priority: Vec<bool> = rows.iter().map(|r| r.priority).collect();
+        let counters: Vec<Option<i32>> = rows.iter().map(|r| r.counter).collect();
+        let staff: Vec<Option<String>> = rows.iter().map(|r| r.staff.clone()).collect();
+        let waits: Vec<Option<i64>> = rows.iter().map(|r| r.wait_s).collect();
+        let services_s: Vec<Option<i64>> = rows.iter().map(|r| r.service_s).collect();
+        let ratings: Vec<Option<i16>> = rows.iter().map(|r| r.rating).collect();
+        tx.execute(
+            "INSERT INTO hub_tickets (site, day, ticket, number, service, priority, state,
+                                      issued_at, counter, staff, wait_s, service_s, rating,
+                                      updated_seq)
+             SELECT $1, d::date, t, n, s, p, st, i::timestamptz, c, sf, w, sv, r, $14
+             FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bool[],
+                         $7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[],
+                         $12::bigint[], $13::smallint[])
+                  AS u(d, t, n, s, p, st, i, c, sf, w, sv, r)
+             ON CONFLICT (site, ticket) DO UPDATE SET
+                 service = EXCLUDED.service, state = EXCLUDED.state,
+                 counter = EXCLUDED.counter, staff = EXCLUDED.staff,
+                 wait_s = EXCLUDED.wait_s, service_s = EXCLUDED.service_s,
+                 rating = EXCLUDED.rating, updated_seq = EXCLUDED.updated_seq",
+            &[
+                &site,
+                &days,
+                &ids,
+                &numbers,
+                &services,
+                &priority,
+                &states,
+                &issued,
+                &counters,
+                &staff,
+                &waits,
+                &services_s,
+                &ratings,
+                &(last_seq as i64),
+            ],
+        )
+        .await?;
+    }
+    let config = state.engine.config();
+    let last_at = write.ats.last().cloned();
+    tx.execute(
+        "UPDATE hub_sites SET last_seq = $2, last_at = coalesce($3::text::timestamptz, last_at),
+                name = $4, time_zone = $5, projected_at = now(),
+                gap_from = $6, problem = $7
+         WHERE site = $1",
+        &[
+            &site,
+            &(last_seq as i64),
+            &last_at,
+            &config.center.name,
+            &config.center.timezone,
+            &state.gap_from.map(|g| g as i64),
+            &state.problem,
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! A province of three real sites shipping to a real NATS JetStream, projected by the hub into
+//! a real PostgreSQL, through a WAN cut, a site killed with SIGKILL and the hub killed too.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use luot_shared::Recorded;
+use luot_shared::protocol::Role;
+use luot_tests::province::{self, Hub, Link, Nats, Postgres};
+use luot_tests::{ADMIN, Api, ServerOptions, TestServer, poll_until};
+use serde_json::Value;
+
+const PROVINCE: &str = "testprov";
+/// Time for everything shipped to be projected.
+const CONVERGE: Duration = Duration::from_secs(120);
+
+fn site(id: &str, ship: &str) -> TestServer {
+    TestServer::start(
+        ServerOptions::new()
+            .token("kiosk", Role::Kiosk, None)
+            .env("LUOT_SITE", id)
+            .env("LUOT_SHIP", ship)
+            .env("LUOT_PROVINCE", PROVINCE),
+    )
+}
+
+/// Names the center (a `center_configured` event, as an admin's edit makes).
+async fn rename(server: &TestServer, name: &str) {
+    let admin = server.api_as(ADMIN);
+    let mut config: Value = admin
+        .get("/api/v1/admin/center")
+        .await
+        .expect_status(200)
+        .json();
+    config["center"]["name"] = Value::from(name);
+    admin
+        .put("/api/v1/admin/center", &config)
+        .await
+        .expect_status(200);
+}
+
+/// Some of a day: tickets in three fields, counters calling, serving, marking absent.
+async fn traffic(server: &TestServer, rounds: usize, salt: usize) {
+    let kiosk = server.api_as("kiosk");
+    let admin = server.api_as(ADMIN);
+    let services = ["tnmt", "tckh", "ldtbxh"];
+    for counter in 1..=3 {
+        admin.open_counter(counter).await;
+    }
+    for n in 0..rounds {
+        kiosk
+            .issue_ticket(services[(n + salt) % services.len()])
+            .await;
+        if n % 2 == 1 {
+            for counter in 1..=3u32 {
+                if admin.call_next(counter).await.is_some() {
+                    let end = if (n + salt + counter as usize) % 5 == 0 {
+                        "no-show"
+                    } else {
+                        admin
+                            .counter_action(counter, "start")
+                            .await
+                            .expect_status(200);
+                        "finish"
+                    };
+                    admin.counter_action(counter, end).await.expect_status(200);
+                }
+            }
+        }
+    }
+}
+
+/// Every event of a site, from its own log.
+async fn site_events(admin: &Api) -> Vec<Recorded> {
+    let mut out = Vec::new();
+    let mut after = 0u64;
+    loop {
+        let page: Value = admin
+            .get(&format!("/api/v1/events?after={after}&limit=1000"))
+            .await
+            .expect_status(200)
+            .json();
+        for e in page["events"].as_array().into_iter().flatten() {
+            out.push(serde_json::from_value(e.clone()).expect("an event"));
+        }
+        after = page["next"].as_u64().unwrap_or(after);
+        if !page["more"].as_bool().unwrap_or(false) {
+            return out;
+        }
+    }
+}
+
+/// Waits until the hub has projected every site up to its last seq.
+async fn converge(hub: &Api, sites: &[(&str, &TestServer)]) {
+    let mut want = BTreeMap::new();
+    for (id, server) in sites {
+        want.insert(id.to_string(), server.api_as(ADMIN).seq().await);
+    }
+    poll_until(CONVERGE, "the hub to project every site", || async {
+        let state: Value = hub.get("/api/v1/province/state").await.json();
+        let have: BTreeMap<String, u64> = state["sites"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["site"].as_str().unwrap_or_default().to_owned(),
+                    s["last_seq"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        want.iter()
+            .all(|(id, seq)| have.get(id) == Some(seq))
+            .then_some(())
+    })
+    .await;
+}
+
+fn without(mut v: Value, keys: &[&str]) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        for k in keys {
+            o.remove(*k);
+        }
+    }
+    v
+}
+
+/// Through a WAN cut, a site's SIGKILL and the hub's, PostgreSQL ends with every event of every
+/// site exactly once and gap-free, and the province's report is the sum of the sites' own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_sites_through_cuts_and_kills() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let wan = Link::start(nats.port).await;
+    let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let token = hub.token("admin");
+    assert!(token.starts_with("lh_"), "{token}");
+    let ids = ["s1", "s2", "s3"];
+    let mut s1 = site(ids[0], &wan.url());
+    let mut s2 = site(ids[1], &wan.url());
+    let s3 = site(ids[2], &wan.url());
+    rename(&s1, "Trung tâm Phục vụ hành chính công Quận 1").await;
+    rename(&s2, "Bộ phận Một cửa Quận 3").await;
+    rename(&s3, "Bộ phận Một cửa Huyện Nhà Bè").await;
+
+    // Normal traffic.
+    for (n, s) in [&s1, &s2, &s3].into_iter().enumerate() {
+        traffic(s, 8, n).await;
+    }
+    let hub_api = Api::new(&hub.base_url, Some(&token));
+    converge(&hub_api, &[("s1", &s1), ("s2", &s2), ("s3", &s3)]).await;
+
+    // The WAN drops: the sites go on, their backlog grows and shows.
+    wan.cut();
+    for (n, s) in [&s1, &s2, &s3].into_iter().enumerate() {
+        traffic(s, 8, n + 1).await;
+    }
+    let admin1 = s1.api_as(ADMIN);
+    let status: Value = poll_until(CONVERGE, "site 1 to show its backlog", || async {
+        let v: Value = admin1
+            .get("/api/v1/admin/ship")
+            .await
+            .expect_status(200)
+            .json();
+        (v["shipping"]["backlog"].as_u64().unwrap_or(0) > 0
+            && v["shipping"]["state"] != "caught_up")
+            .then_some(v)
+    })
+    .await;
+    assert_eq!(status["enabled"], true);
+    assert_eq!(status["shipping"]["site"], "s1");
+    wan.restore();
+
+    // A site is killed mid-day and restarted; it resumes where the stream stopped.
+    traffic(&s2, 4, 3).await;
+    s2.kill9();
+    s2.restart();
+    traffic(&s2, 4, 4).await;
+
+    // The hub is killed while the sites work, then restarted.
+    hub.kill9();
+    for (n, s) in [&s1, &s2, &s3].into_iter().enumerate() {
+        traffic(s, 6, n + 2).await;
+    }
+    hub.restart();
+    let hub_api = Api::new(&hub.base_url, Some(&token));
+    s1.kill9();
+    s1.restart();
+    for (n, s) in [&s1, &s2, &s3].into_iter().enumerate() {
+        traffic(s, 4, n + 3).await;
+    }
+    converge(&hub_api, &[("s1", &s1), ("s2", &s2), ("s3", &s3)]).await;
+
+    // PostgreSQL holds each site's log exactly, once, without a gap.
+    let db = pg.client().await;
+    for (id, server) in [("s1", &s1), ("s2", &s2), ("s3", &s3)] {
+        let admin = server.api_as(ADMIN);
+        let own = site_events(&admin).await;
+        let rows = db
+            .query(
+                "SELECT seq, body::text FROM hub_events WHERE site = $1 ORDER BY seq",
+                &[&id],
+            )
+            .await
+            .expect("query");
+        assert_eq!(rows.len(), own.len(), "{id}: events in PostgreSQL");
+        for (i, (row, mine)) in rows.iter().zip(&own).enumerate() {
+            let seq: i64 = row.get(0);
+            assert_eq!(seq as u64, i as u64 + 1, "{id}: gap-free");
+            let theirs: Recorded = serde_json::from_str(row.get(1)).expect("stored event");
+            assert_eq!(&theirs, mine, "{id}: event {seq} differs");
+        }
+        let cursor: i64 = db
+            .query_one("SELECT last_seq FROM hub_sites WHERE site = $1", &[&id])
+            .await
+            .expect("cursor")
+            .get(0);
+        assert_eq!(cursor as usize, own.len(), "{id}: cursor");
+        let issued = own
+            .iter()
+            .filter(|r| r.event.kind() == "ticket_issued")
+            .count();
+        let tickets: i64 = db
+            .query_one("SELECT count(*) FROM hub_tickets WHERE site = $1", &[&id])
+            .await
+            .expect("tickets")
+            .get(0);
+        assert_eq!(tickets as usize, issued, "{id}: one row per ticket");
+    }
+
+    // The province's report is the sum of the centers' own.
+    let day = s1.api_as(ADMIN).state().await.day;
+    let q = format!("from={day}&to={day}");
+    let by_site: Value = hub_api
+        .get(&format!("/api/v1/province/reports?{q}&by=site"))
+        .await
+        .expect_status(200)
+        .json();
+    let mut sum: BTreeMap<&str, u64> = BTreeMap::new();
+    let counted = [
+        "issued",
+        "served",
+        "no_show",
+        "cancelled",
+        "expired",
+        "called",
+        "ratings",
+        "over_target",
+    ];
+    for (id, server) in [("s1", &s1), ("s2", &s2), ("s3", &s3)] {
+        let admin = server.api_as(ADMIN);
+        let own: Value = admin
+            .get(&format!("/api/v1/reports?{q}&by=service"))
+            .await
+            .expect_status(200)
+            .json();
+        let theirs: Value = hub_api
+            .get(&format!(
+                "/api/v1/province/reports?{q}&by=service&site={id}"
+            ))
+            .await
+            .expect_status(200)
+            .json();
+        let rows: Vec<Value> = theirs["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| without(r.clone(), &["site"]))
+            .collect();
+        assert_eq!(Value::from(rows), own["rows"], "{id}: rows by service");
+        assert_eq!(theirs["total"], own["total"], "{id}: total");
+        let row = by_site["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["site"] == id)
+            .unwrap_or_else(|| panic!("{id} missing from the province's report"));
+        assert_eq!(
+            without(row.clone(), &["site", "key", "label"]),
+            without(own["total"].clone(), &["key", "label"]),
+            "{id}: its row of the province's report"
+        );
+        for k in counted {
+            *sum.entry(k).or_default() += own["total"][k].as_u64().unwrap_or(0);
+        }
+    }
+    for k in counted {
+        assert_eq!(
+            by_site["total"][k].as_u64(),
+            Some(sum[k]),
+            "province total {k}"
+        );
+    }
+    assert!(sum["issued"] > 0);
+
+    // A second server shipping as s3 is refused; the province keeps s3's own log.
+    let before: i64 = db
+        .query_one("SELECT last_seq FROM hub_sites WHERE site = 's3'", &[])
+        .await
+        .expect("cursor")
+        .get(0);
+    let impostor = site("s3", &nats.url());
+    let status: Value = poll_until(CONVERGE, "the second writer to be refused", || async {
+        let v: Value = impostor
+            .api_as(ADMIN)
+            .get("/api/v1/admin/ship")
+            .await
+            .expect_status(200)
+            .json();
+        (v["shipping"]["state"] == "refused").then_some(v)
+    })
+    .await;
+    assert!(
+        status["shipping"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("another server")),
+        "{status}"
+    );
+    traffic(&s3, 2, 0).await;
+    converge(&hub_api, &[("s3", &s3)]).await;
+    let after: i64 = db
+        .query_one("SELECT last_seq FROM hub_sites WHERE site = 's3'", &[])
+        .await
+        .expect("cursor")
+        .get(0);
+    assert!(after > before, "s3 itself still ships");
+    assert_eq!(after as u64, s3.api_as(ADMIN).seq().await);
+}
