@@ -5,6 +5,7 @@
 //! PostgreSQL refuses to run as root: as root its directory is given to the `postgres` system
 //! user (Debian's package creates it) and its programs run as that user.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,11 @@ use tempfile::TempDir;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::server_binary;
+use luot_shared::Recorded;
+use luot_shared::protocol::Role;
+use serde_json::Value;
+
+use crate::{ADMIN, Api, ServerOptions, TestServer, poll_until, server_binary};
 
 /// How long a service may take to come up.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -543,4 +548,125 @@ impl Drop for Hub {
             }
         }
     }
+}
+
+/// The province of the tests.
+pub const PROVINCE: &str = "testprov";
+/// Time for everything shipped to be projected.
+pub const CONVERGE: Duration = Duration::from_secs(120);
+
+/// A site of [`PROVINCE`] shipping to `ship`, with a kiosk token and a rating device per
+/// counter 1–3 (`rate-N`).
+pub fn site(id: &str, ship: &str) -> TestServer {
+    TestServer::start(
+        ServerOptions::new()
+            .token("kiosk", Role::Kiosk, None)
+            .token("rate-1", Role::Kiosk, Some(1))
+            .token("rate-2", Role::Kiosk, Some(2))
+            .token("rate-3", Role::Kiosk, Some(3))
+            .env("LUOT_SITE", id)
+            .env("LUOT_SHIP", ship)
+            .env("LUOT_PROVINCE", PROVINCE),
+    )
+}
+
+/// Names the center (a `center_configured` event, as an admin's edit makes).
+pub async fn rename(server: &TestServer, name: &str) {
+    let admin = server.api_as(ADMIN);
+    let mut config: Value = admin
+        .get("/api/v1/admin/center")
+        .await
+        .expect_status(200)
+        .json();
+    config["center"]["name"] = Value::from(name);
+    admin
+        .put("/api/v1/admin/center", &config)
+        .await
+        .expect_status(200);
+}
+
+/// Some of a day: tickets in three fields, counters calling, serving, marking absent, citizens
+/// rating.
+pub async fn traffic(server: &TestServer, rounds: usize, salt: usize) {
+    let kiosk = server.api_as("kiosk");
+    let admin = server.api_as(ADMIN);
+    let services = ["tnmt", "tckh", "ldtbxh"];
+    for counter in 1..=3 {
+        admin.open_counter(counter).await;
+    }
+    for n in 0..rounds {
+        kiosk
+            .issue_ticket(services[(n + salt) % services.len()])
+            .await;
+        if n % 2 == 1 {
+            for counter in 1..=3u32 {
+                if let Some(called) = admin.call_next(counter).await {
+                    let end = if (n + salt + counter as usize).is_multiple_of(5) {
+                        "no-show"
+                    } else {
+                        admin
+                            .counter_action(counter, "start")
+                            .await
+                            .expect_status(200);
+                        "finish"
+                    };
+                    admin.counter_action(counter, end).await.expect_status(200);
+                    if end == "finish" && !(n + salt).is_multiple_of(3) {
+                        let score = 1 + (n + salt + counter as usize) % 5;
+                        server
+                            .api_as(&format!("rate-{counter}"))
+                            .rate(called.id, score as u8)
+                            .await
+                            .expect_status(200);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every event of a site, from its own log.
+pub async fn site_events(admin: &Api) -> Vec<Recorded> {
+    let mut out = Vec::new();
+    let mut after = 0u64;
+    loop {
+        let page: Value = admin
+            .get(&format!("/api/v1/events?after={after}&limit=1000"))
+            .await
+            .expect_status(200)
+            .json();
+        for e in page["events"].as_array().into_iter().flatten() {
+            out.push(serde_json::from_value(e.clone()).expect("an event"));
+        }
+        after = page["next"].as_u64().unwrap_or(after);
+        if !page["more"].as_bool().unwrap_or(false) {
+            return out;
+        }
+    }
+}
+
+/// Waits until the hub has projected every site up to its last seq.
+pub async fn converge(hub: &Api, sites: &[(&str, &TestServer)]) {
+    let mut want = BTreeMap::new();
+    for (id, server) in sites {
+        want.insert(id.to_string(), server.api_as(ADMIN).seq().await);
+    }
+    poll_until(CONVERGE, "the hub to project every site", || async {
+        let state: Value = hub.get("/api/v1/province/state").await.json();
+        let have: BTreeMap<String, u64> = state["sites"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["site"].as_str().unwrap_or_default().to_owned(),
+                    s["last_seq"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        want.iter()
+            .all(|(id, seq)| have.get(id) == Some(seq))
+            .then_some(())
+    })
+    .await;
 }

@@ -2,119 +2,14 @@
 //! a real PostgreSQL, through a WAN cut, a site killed with SIGKILL and the hub killed too.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use luot_shared::Recorded;
-use luot_shared::protocol::Role;
-use luot_tests::province::{self, Hub, Link, Nats, Postgres};
-use luot_tests::{ADMIN, Api, ServerOptions, TestServer, poll_until};
+use luot_tests::province::{
+    self, CONVERGE, Hub, Link, Nats, PROVINCE, Postgres, converge, rename, site, site_events,
+    traffic,
+};
+use luot_tests::{ADMIN, Api, poll_until};
 use serde_json::Value;
-
-const PROVINCE: &str = "testprov";
-/// Time for everything shipped to be projected.
-const CONVERGE: Duration = Duration::from_secs(120);
-
-fn site(id: &str, ship: &str) -> TestServer {
-    TestServer::start(
-        ServerOptions::new()
-            .token("kiosk", Role::Kiosk, None)
-            .env("LUOT_SITE", id)
-            .env("LUOT_SHIP", ship)
-            .env("LUOT_PROVINCE", PROVINCE),
-    )
-}
-
-/// Names the center (a `center_configured` event, as an admin's edit makes).
-async fn rename(server: &TestServer, name: &str) {
-    let admin = server.api_as(ADMIN);
-    let mut config: Value = admin
-        .get("/api/v1/admin/center")
-        .await
-        .expect_status(200)
-        .json();
-    config["center"]["name"] = Value::from(name);
-    admin
-        .put("/api/v1/admin/center", &config)
-        .await
-        .expect_status(200);
-}
-
-/// Some of a day: tickets in three fields, counters calling, serving, marking absent.
-async fn traffic(server: &TestServer, rounds: usize, salt: usize) {
-    let kiosk = server.api_as("kiosk");
-    let admin = server.api_as(ADMIN);
-    let services = ["tnmt", "tckh", "ldtbxh"];
-    for counter in 1..=3 {
-        admin.open_counter(counter).await;
-    }
-    for n in 0..rounds {
-        kiosk
-            .issue_ticket(services[(n + salt) % services.len()])
-            .await;
-        if n % 2 == 1 {
-            for counter in 1..=3u32 {
-                if admin.call_next(counter).await.is_some() {
-                    let end = if (n + salt + counter as usize) % 5 == 0 {
-                        "no-show"
-                    } else {
-                        admin
-                            .counter_action(counter, "start")
-                            .await
-                            .expect_status(200);
-                        "finish"
-                    };
-                    admin.counter_action(counter, end).await.expect_status(200);
-                }
-            }
-        }
-    }
-}
-
-/// Every event of a site, from its own log.
-async fn site_events(admin: &Api) -> Vec<Recorded> {
-    let mut out = Vec::new();
-    let mut after = 0u64;
-    loop {
-        let page: Value = admin
-            .get(&format!("/api/v1/events?after={after}&limit=1000"))
-            .await
-            .expect_status(200)
-            .json();
-        for e in page["events"].as_array().into_iter().flatten() {
-            out.push(serde_json::from_value(e.clone()).expect("an event"));
-        }
-        after = page["next"].as_u64().unwrap_or(after);
-        if !page["more"].as_bool().unwrap_or(false) {
-            return out;
-        }
-    }
-}
-
-/// Waits until the hub has projected every site up to its last seq.
-async fn converge(hub: &Api, sites: &[(&str, &TestServer)]) {
-    let mut want = BTreeMap::new();
-    for (id, server) in sites {
-        want.insert(id.to_string(), server.api_as(ADMIN).seq().await);
-    }
-    poll_until(CONVERGE, "the hub to project every site", || async {
-        let state: Value = hub.get("/api/v1/province/state").await.json();
-        let have: BTreeMap<String, u64> = state["sites"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                (
-                    s["site"].as_str().unwrap_or_default().to_owned(),
-                    s["last_seq"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect();
-        want.iter()
-            .all(|(id, seq)| have.get(id) == Some(seq))
-            .then_some(())
-    })
-    .await;
-}
 
 fn without(mut v: Value, keys: &[&str]) -> Value {
     if let Some(o) = v.as_object_mut() {

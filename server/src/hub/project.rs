@@ -142,10 +142,10 @@ async fn round(
 
 /// Reads a message: its site from the subject, its seq from the message id, the event from
 /// the payload; all three must agree.
-fn read(message: jetstream::Message) -> Result<Incoming, (jetstream::Message, String)> {
+fn read(message: jetstream::Message) -> Result<Incoming, Box<(jetstream::Message, String)>> {
     let site = match message.subject.as_str().rsplit_once('.') {
         Some((_, site)) => site.to_owned(),
-        None => return Err((message, "subject without a site".into())),
+        None => return Err(Box::new((message, "subject without a site".into()))),
     };
     let id = message
         .headers
@@ -156,25 +156,25 @@ fn read(message: jetstream::Message) -> Result<Incoming, (jetstream::Message, St
     let seq = match parse_message_id(&id) {
         Some((s, seq)) if s == site => seq,
         _ => {
-            return Err((
+            return Err(Box::new((
                 message,
                 format!("message id {id:?} is not an event of {site}"),
-            ));
+            )));
         }
     };
     let body = match std::str::from_utf8(&message.payload) {
         Ok(text) => text.to_owned(),
-        Err(_) => return Err((message, "payload is not UTF-8".into())),
+        Err(_) => return Err(Box::new((message, "payload is not UTF-8".into()))),
     };
     let rec: Recorded = match serde_json::from_str(&body) {
         Ok(rec) => rec,
-        Err(e) => return Err((message, format!("payload is not an event: {e}"))),
+        Err(e) => return Err(Box::new((message, format!("payload is not an event: {e}")))),
     };
     if rec.seq != seq {
-        return Err((
+        return Err(Box::new((
             message,
             format!("payload seq {} under message id {id}", rec.seq),
-        ));
+        )));
     }
     Ok(Incoming {
         site,
@@ -247,7 +247,8 @@ async fn project(
                 .entry(incoming.site.clone())
                 .or_default()
                 .push(incoming),
-            Err((message, why)) => {
+            Err(rejected_message) => {
+                let (message, why) = *rejected_message;
                 tracing::error!(subject = %message.subject, error = %why, "message dropped: not an event of a site");
                 rejected.push(message);
             }
