@@ -304,6 +304,15 @@ async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) ->
     let format =
         metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     app.webhooks.export_backlog(&app.metrics);
+    if let Some(ship) = &app.ship {
+        let view = ship.view();
+        app.metrics
+            .ship_backlog
+            .set(i64::try_from(view.backlog).unwrap_or(i64::MAX));
+        app.metrics
+            .ship_acked_seq
+            .set(i64::try_from(view.acked_seq).unwrap_or(i64::MAX));
+    }
     let text = app
         .metrics
         .render(&app.engine.published().view, &app.store.health(), format);

@@ -153,6 +153,10 @@ pub struct Metrics {
     /// Credential write requests made durable.
     pub credential_writes: Counter,
     webhook_backlog: Family<EndpointLabel, Gauge>,
+    /// Events not yet acknowledged by the province's stream (0 when not shipping).
+    pub ship_backlog: Gauge,
+    /// The last seq the province's stream acknowledged.
+    pub ship_acked_seq: Gauge,
 }
 
 impl Default for Metrics {
@@ -265,6 +269,18 @@ impl Metrics {
             "Events not yet delivered, by webhook endpoint",
             webhook_backlog.clone(),
         );
+        let ship_backlog = Gauge::default();
+        registry.register(
+            "luot_ship_backlog",
+            "Events not yet acknowledged by the province's stream (--ship)",
+            ship_backlog.clone(),
+        );
+        let ship_acked_seq = Gauge::default();
+        registry.register(
+            "luot_ship_acked_seq",
+            "The last seq the province's stream acknowledged (--ship)",
+            ship_acked_seq.clone(),
+        );
         let live = Arc::new(Mutex::new(Live::default()));
         registry.register_collector(Box::new(LiveCollector(live.clone())));
         Metrics {
@@ -289,6 +305,8 @@ impl Metrics {
             credential_commits,
             credential_writes,
             webhook_backlog,
+            ship_backlog,
+            ship_acked_seq,
         }
     }
 

@@ -125,6 +125,25 @@ async fn three_sites_through_cuts_and_kills() {
             .expect("tickets")
             .get(0);
         assert_eq!(tickets as usize, issued, "{id}: one row per ticket");
+        // The site's own view of its shipping agrees.
+        let acked = poll_until(CONVERGE, "the acknowledged seq in the metrics", || async {
+            let status: Value = admin.get("/api/v1/admin/ship").await.json();
+            (status["shipping"]["backlog"] == 0).then_some(status)
+        })
+        .await;
+        assert_eq!(
+            acked["shipping"]["acked_seq"].as_u64(),
+            Some(own.len() as u64)
+        );
+        let metrics = admin.get("/metrics").await.expect_status(200).body;
+        let value = |name: &str| {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        assert_eq!(value("luot_ship_acked_seq"), Some(own.len() as u64), "{id}");
+        assert_eq!(value("luot_ship_backlog"), Some(0), "{id}");
     }
 
     // The province's report is the sum of the centers' own.

@@ -295,7 +295,7 @@ async fn project(
                 fold(&mut state, &item.rec, &mut write, &mut snapshot);
             }
             let day = state.local_date(&item.rec);
-            if state.last_day.is_none_or(|d| day > d) {
+            if state.last_day != Some(day) {
                 state.last_day = Some(day);
                 write.days.push((day.to_string(), seq as i64));
             }
