@@ -79,6 +79,7 @@ const Luot = {
     document.documentElement.lang = Luot.lang;
     root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = Luot.t(el.dataset.i18n); });
     root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = Luot.t(el.dataset.i18nPlaceholder); });
+    root.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", Luot.t(el.dataset.i18nLabel)); });
   },
 
   setLang(lang) {
