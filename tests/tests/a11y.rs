@@ -408,7 +408,8 @@ async fn public_pages_pass_axe() {
 }
 
 /// The audit itself can fail: an image without a text alternative and a field without a
-/// label added to the login page are reported as critical.
+/// label added to the login page are reported; the page's Content-Security-Policy still
+/// refuses an inline script while axe runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_reports_a_broken_page() {
     let Some((browser, audit)) = setup(BrowserOptions::new()).await else {
@@ -430,4 +431,10 @@ async fn the_audit_reports_a_broken_page() {
     assert!(rules.contains(&"label"), "{rules:?}");
     assert!(rules.contains(&"image-alt"), "{rules:?}");
     assert!(found.iter().all(|v| !v.nodes.is_empty()));
+    // axe ran while the page's own policy still refuses inline scripts.
+    let inline = browser
+        .js("const s = document.createElement('script'); s.textContent = 'window.inlineRan = true;';
+             document.body.append(s); return [window.inlineRan === true, typeof window.axe];")
+        .await;
+    assert_eq!(inline, serde_json::json!([false, "object"]));
 }
