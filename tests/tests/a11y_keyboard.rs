@@ -107,6 +107,7 @@ async fn a_stray_g_during_service_does_not_finish_it_silently() {
             "document.getElementById('confirm-dialog').open",
         )
         .await;
+    browser.screenshot("counter-confirm-finish.png").await;
     let question = browser.text("#confirm-text").await;
     assert!(question.contains("1001"), "{question}");
     assert_eq!(

@@ -17,7 +17,14 @@ const SIZES: [(u32, u32); 3] = [(390, 844), (768, 1024), (1366, 768)];
 /// Fails when the page is wider than the viewport or an element matching `css` reaches past
 /// its right edge, naming what sticks out.
 async fn assert_fits(browser: &Browser, what: &str, css: &str) {
-    let overflow = browser.horizontal_overflow().await;
+    // A page may redraw after a resize (the report's charts follow their card a moment
+    // later): give it a bounded moment to settle before judging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut overflow = browser.horizontal_overflow().await;
+    while overflow > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        overflow = browser.horizontal_overflow().await;
+    }
     let out = browser
         .js(&format!(
             "return [...document.querySelectorAll({css:?})].filter((e) => e.offsetParent !== null)
@@ -141,8 +148,8 @@ async fn counter_fits_phone_tablet_and_desktop() {
     }
 }
 
-/// Every `/admin` tab fits 390, 768 and 1366 px wide: no horizontal scrolling, every field,
-/// button and tab inside the viewport.
+/// Every `/admin` tab and the report page fit 390, 768 and 1366 px wide: no horizontal
+/// scrolling, every field, button and tab inside the viewport.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_fits_phone_tablet_and_desktop() {
     let Some(browser) = Browser::start_with(BrowserOptions::new().viewport(390, 844)).await else {
@@ -202,5 +209,24 @@ async fn admin_fits_phone_tablet_and_desktop() {
                 .screenshot(&format!("layout-admin-{tab}-{w}.png"))
                 .await;
         }
+    }
+    browser.goto(&format!("{base}/admin/report")).await;
+    browser
+        .wait_js(
+            "the first report",
+            "window.luotReport && window.luotReport.ready",
+        )
+        .await;
+    for (w, h) in SIZES {
+        browser.set_viewport(w, h).await;
+        assert_fits(
+            &browser,
+            &format!("/admin/report at {w}"),
+            ".bar button, #controls button, #controls select, #controls input",
+        )
+        .await;
+        browser
+            .screenshot(&format!("layout-admin-report-{w}.png"))
+            .await;
     }
 }
