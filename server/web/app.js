@@ -234,6 +234,9 @@ if (document.body && document.body.dataset.page === "login") {
     } catch (e) {
       error.textContent = e.status === 401 ? Luot.t("login_failed") : e.message;
       button.disabled = false;
+      // The button lost the focus while it was disabled: give it to the password to retype.
+      form.password.focus();
+      form.password.select();
     }
   });
 }

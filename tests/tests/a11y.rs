@@ -97,6 +97,11 @@ async fn counter_console_passes_axe() {
         )
         .await;
     audit.check(&browser, "/login after a wrong password").await;
+    assert_eq!(
+        browser.js("return document.activeElement.id;").await,
+        "password",
+        "the focus goes back to the password, not to the page"
+    );
 
     browser
         .login(&base, "/counter", "lan", "mat-khau-quay-1")
