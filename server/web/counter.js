@@ -70,6 +70,8 @@ Luot.words({
     $("change-counter").hidden = allowed().length < 2;
     setNotice("");
     render();
+    // The picker's button is gone: the focus goes to the console, named after its counter.
+    if (!document.activeElement || document.activeElement === document.body) $("console-view").focus();
   }
 
   function showPicker() {
@@ -296,7 +298,12 @@ Luot.words({
     if (b && !b.disabled) { ev.preventDefault(); trigger(b, true); }
   });
 
-  $("change-counter").addEventListener("click", () => { counterId = null; showPicker(); });
+  $("change-counter").addEventListener("click", () => {
+    counterId = null;
+    showPicker();
+    const first = $("pick-list").querySelector("button");
+    if (first) first.focus();
+  });
   document.addEventListener("luot:lang", () => (counterId === null ? showPicker() : render()));
 
   Luot.follow((s) => { state = s; if (counterId !== null) render(); }, (online) => {
