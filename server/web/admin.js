@@ -35,6 +35,11 @@ Luot.words({
     rating_link_hint: "Tạo mã cho máy tính bảng đánh giá đặt tại một quầy, rồi mở liên kết trên máy đó một lần.",
     rating_link_once: "Liên kết chỉ hiện một lần. Mở nó trên máy tính bảng của quầy {c} (máy sẽ tự ghi nhớ):",
     rating_label: "Máy đánh giá quầy {c}", copy: "Chép", copied: "Đã chép", role_rating: "Máy đánh giá",
+    admin_nav: "Các mục quản trị", admin_title: "Quản trị trung tâm", actions_col: "Thao tác", row_n: "dòng {n}",
+    reset_title: "Đặt lại mật khẩu cho {u}", new_password_hint: "Mật khẩu mới (ít nhất 8 ký tự)",
+    password_short: "Mật khẩu cần ít nhất 8 ký tự.", password_reset_done: "Đã đặt lại mật khẩu cho {u}.",
+    counters_saved: "Đã lưu quầy cho {u}.", account_changed: "Đã cập nhật tài khoản {u}.", counters_of: "Quầy của {u}",
+    mode_of: "Cách gọi của {c}", counter: "Quầy",
   },
   en: {
     tab_dashboard: "Live", tab_center: "Center", tab_services: "Services", tab_counters: "Counters",
@@ -67,8 +72,36 @@ Luot.words({
     rating_link_once: "This link is shown only once. Open it on the tablet of counter {c} (it remembers it):",
     rating_label: "Rating screen, counter {c}", copy: "Copy", copied: "Copied", role_rating: "Rating screen",
     confirm_revoke: "Revoke token {l}? The device using it will stop working.", issuing_stopped: "Issuing stopped", issuing_on: "Issuing",
+    admin_nav: "Admin sections", admin_title: "Center administration", actions_col: "Actions", row_n: "row {n}",
+    reset_title: "Reset the password of {u}", new_password_hint: "New password (at least 8 characters)",
+    password_short: "The password needs at least 8 characters.", password_reset_done: "The password of {u} was reset.",
+    counters_saved: "Counters saved for {u}.", account_changed: "Account {u} updated.", counters_of: "Counters of {u}",
+    mode_of: "Calling mode of {c}", counter: "Counter",
   },
 });
+
+// ---- the page's own dialogs (never alert/prompt/confirm)
+/** Asks a yes/no question in #ask-dialog; resolves to true when confirmed. */
+function ask(text, ok) {
+  return new Promise((resolve) => {
+    const $ = (id) => document.getElementById(id);
+    const dialog = $("ask-dialog");
+    $("ask-text").textContent = text;
+    $("ask-ok").textContent = ok;
+    let answer = false;
+    const onOk = (ev) => { ev.preventDefault(); answer = true; dialog.close(); };
+    const onCancel = () => dialog.close();
+    $("ask-form").addEventListener("submit", onOk);
+    $("ask-cancel").addEventListener("click", onCancel);
+    dialog.addEventListener("close", () => {
+      $("ask-form").removeEventListener("submit", onOk);
+      $("ask-cancel").removeEventListener("click", onCancel);
+      resolve(answer);
+    }, { once: true });
+    dialog.showModal();
+    $("ask-cancel").focus();
+  });
+}
 
 (async function admin() {
   const $ = (id) => document.getElementById(id);
@@ -91,17 +124,52 @@ Luot.words({
     if (name === "reports") { location.href = "/admin/report"; return; }
     if (!$("tab-" + name)) name = "dashboard";
     tab = name;
-    for (const b of $("tabs").querySelectorAll("button")) b.setAttribute("aria-selected", String(b.dataset.tab === name));
+    for (const b of $("tabs").querySelectorAll("[role=tab]")) {
+      b.setAttribute("aria-selected", String(b.dataset.tab === name));
+      b.tabIndex = b.dataset.tab === name ? 0 : -1;
+    }
     for (const s of document.querySelectorAll("section.page")) s.hidden = s.id !== "tab-" + name;
     history.replaceState(null, "", "#" + name);
     if (name === "users") loadUsers();
     if (name === "devices") loadTokens();
     renderAll();
   }
-  $("tabs").addEventListener("click", (ev) => { const b = ev.target.closest("button"); if (b) showTab(b.dataset.tab); });
+  $("tabs").addEventListener("click", (ev) => { const b = ev.target.closest("[role=tab]"); if (b) showTab(b.dataset.tab); });
+  document.querySelector(".tab-link[data-tab=reports]").addEventListener("click", () => showTab("reports"));
+  // The ARIA tab pattern: arrows move along the tabs (wrapping), Home and End to the ends;
+  // moving selects the tab and shows its panel.
+  $("tabs").addEventListener("keydown", (ev) => {
+    const tabs = [...$("tabs").querySelectorAll("[role=tab]")];
+    const at = tabs.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+    if (to === undefined) return;
+    ev.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    showTab(next.dataset.tab);
+    next.focus();
+  });
 
   const cell = (v, cls) => el("td", cls ? { class: cls } : {}, v);
-  const head = (...cols) => el("tr", {}, cols.map((c) => el("th", typeof c === "object" ? c : {}, typeof c === "object" ? c.text : t(c))));
+  // A column without a visible title (the row's buttons) still has one for screen readers.
+  const head = (...cols) => el("tr", {}, cols.map((c) => {
+    const text = typeof c === "object" ? c.text : t(c);
+    const attrs = Object.assign({ scope: "col" }, typeof c === "object" ? c : {});
+    delete attrs.text;
+    return el("th", attrs, text || el("span", { class: "sr-only" }, t("actions_col")));
+  }));
+  /** Gives every cell its column's title, shown above it when a narrow screen stacks the rows. */
+  function labelCells(table) {
+    const titles = [...table.querySelectorAll("tr:first-child th")].map((th) => (th.querySelector(".sr-only") ? "" : th.textContent));
+    for (const tr of table.querySelectorAll("tr")) {
+      const tds = tr.querySelectorAll("td");
+      if (tds.length !== titles.length) continue;
+      tds.forEach((td, i) => td.setAttribute("data-label", titles[i]));
+    }
+    return table;
+  }
+  /** An accessible name for the field of column `col` in row `i`. */
+  const rowLabel = (col, i, who) => `${t(col)} — ${who || t("row_n", { n: i + 1 })}`;
 
   // ---- live dashboard
   function renderDashboard() {
@@ -130,6 +198,7 @@ Luot.words({
           cell(cur ? el("b", {}, cur.number) : "—"),
           cell(since ? `${Luot.minutesSince(since)} ${t("minutes")}` : "—", "num"));
       }));
+    labelCells($("dash-counters"));
     $("dash-services").replaceChildren(head("services_live", { text: t("waiting_col"), class: "num" },
       { text: t("longest"), class: "num" }, { text: t("estimate"), class: "num" }),
       ...state.services.map((s) => {
@@ -140,6 +209,7 @@ Luot.words({
           cell(longest === null ? "—" : el("span", { class: longest > s.target_wait_min ? "badge late" : "" }, `${longest} ${t("minutes")}`), "num"),
           cell(`${Math.round(s.estimated_wait_s / 60)} ${t("minutes")}`, "num"));
       }));
+    labelCells($("dash-services"));
   }
 
   /** The latest steps of the server's wall clock (`clock_stepped` events), newest first. */
@@ -163,14 +233,20 @@ Luot.words({
   }
 
   // ---- configuration (center, services, counters): edited locally, saved whole
-  const input = (field, value, attrs = {}) => el("input", Object.assign({ "data-field": field, value: value ?? "" }, attrs));
+  const fieldId = (field) => "f-" + field.replace(/[^a-z0-9_]+/gi, "-");
+  const input = (field, value, attrs = {}) => el("input", Object.assign({ "data-field": field, id: fieldId(field),
+    "aria-describedby": fieldId(field) + "-error", value: value ?? "" }, attrs));
   const timeValue = (v) => (v ? v.slice(0, 5) : "");
 
   function renderCenter() {
     const c = config.center;
     const p = c.priority;
-    const row = (label, control, field) => [el("label", {}, t(label)), el("div", {}, control, el("div", { class: "field-error", "data-error-for": field }))];
-    const modeSel = el("select", { "data-field": "center.priority.mode" },
+    const row = (label, control, field) => {
+      const error = el("div", { class: "field-error", "data-error-for": field, id: fieldId(field) + "-error" });
+      control.setAttribute("aria-describedby", error.id);
+      return [el("label", { for: control.id }, t(label)), el("div", {}, control, error)];
+    };
+    const modeSel = el("select", { "data-field": "center.priority.mode", id: fieldId("center.priority.mode") },
       el("option", { value: "interleave", selected: p.mode === "interleave" }, t("interleave")),
       el("option", { value: "strict", selected: p.mode === "strict" }, t("strict")));
     $("center-form").replaceChildren(
@@ -181,7 +257,7 @@ Luot.words({
       ...row("close_at", input("center.close", timeValue(c.close), { type: "time" }), "center.close"),
       ...row("ticker", input("center.ticker", c.ticker || "", { maxlength: 300 }), "center.ticker"),
       ...row("ticket_footer", input("center.ticket_footer", c.ticket_footer || "", { maxlength: 160 }), "center.ticket_footer"),
-      ...row("rating_reasons", el("textarea", { "data-field": "center.rating_reasons", rows: 4 }, (c.rating_reasons || []).join("\n")), "center.rating_reasons"),
+      ...row("rating_reasons", el("textarea", { "data-field": "center.rating_reasons", id: fieldId("center.rating_reasons"), rows: 4 }, (c.rating_reasons || []).join("\n")), "center.rating_reasons"),
       ...row("rating_window", input("center.rating_window_min", c.rating_window_min ?? 10, { type: "number", min: 1, max: 720 }), "center.rating_window_min"),
       ...row("priority_mode", modeSel, "center.priority.mode"),
       ...row("interleave_n", input("center.priority.interleave", p.interleave, { type: "number", min: 1 }), "center.priority.interleave"),
@@ -190,30 +266,42 @@ Luot.words({
 
   function renderServices() {
     $("services-table").replaceChildren(head("id", "name", "prefix", "start_no", "target", "service_min", { text: "" }),
-      ...config.services.map((s, i) => el("tr", {},
-        cell([input(`services[${i}].id`, s.id, { maxlength: 32 }), errorFor(`services[${i}].id`)]),
-        cell([input(`services[${i}].name`, s.name, { maxlength: 120 }), errorFor(`services[${i}].name`)]),
-        cell([input(`services[${i}].prefix`, s.prefix, { maxlength: 3, size: 3 }), errorFor(`services[${i}].prefix`)]),
-        cell([input(`services[${i}].start`, s.start, { type: "number", min: 1, max: 999 }), errorFor(`services[${i}].start`)]),
-        cell(input(`services[${i}].target_wait_min`, s.target_wait_min, { type: "number", min: 0 })),
-        cell([input(`services[${i}].service_min`, s.service_min, { type: "number", min: 1 }), errorFor(`services[${i}].service_min`)]),
-        cell(el("button", { type: "button", class: "danger", onclick: () => { readForm(); config.services.splice(i, 1); renderConfig(); } }, t("remove"))))));
+      ...config.services.map((s, i) => {
+        const who = s.name || s.id;
+        const f = (col, field, attrs) => input(`services[${i}].${field}`, s[field], Object.assign({ "aria-label": rowLabel(col, i, who) }, attrs));
+        return el("tr", {},
+          cell([f("id", "id", { maxlength: 32 }), errorFor(`services[${i}].id`)]),
+          cell([f("name", "name", { maxlength: 120 }), errorFor(`services[${i}].name`)]),
+          cell([f("prefix", "prefix", { maxlength: 3, size: 3 }), errorFor(`services[${i}].prefix`)]),
+          cell([f("start_no", "start", { type: "number", min: 1, max: 999 }), errorFor(`services[${i}].start`)]),
+          cell([f("target", "target_wait_min", { type: "number", min: 0 }), errorFor(`services[${i}].target_wait_min`)]),
+          cell([f("service_min", "service_min", { type: "number", min: 1 }), errorFor(`services[${i}].service_min`)]),
+          cell(el("button", { type: "button", class: "danger", "aria-label": `${t("remove")} ${who || t("row_n", { n: i + 1 })}`,
+            onclick: () => { readForm(); config.services.splice(i, 1); renderConfig(); } }, t("remove"))));
+      }));
+    labelCells($("services-table"));
   }
 
   function renderCounters() {
     $("counters-table").replaceChildren(head("id", "name", "services_col", "mode", { text: "" }),
-      ...config.counters.map((c, i) => el("tr", {},
-        cell([input(`counters[${i}].id`, c.id, { type: "number", min: 1, max: 999 }), errorFor(`counters[${i}].id`)]),
-        cell([input(`counters[${i}].name`, c.name, { maxlength: 120 }), errorFor(`counters[${i}].name`)]),
-        cell([input(`counters[${i}].services`, c.services.join(", ")), errorFor(`counters[${i}].services`)]),
-        cell(el("select", { "data-field": `counters[${i}].mode` },
-          el("option", { value: "oldest", selected: c.mode === "oldest" }, t("mode_oldest")),
-          el("option", { value: "service_order", selected: c.mode === "service_order" }, t("mode_service_order")))),
-        cell(el("button", { type: "button", class: "danger", onclick: () => { readForm(); config.counters.splice(i, 1); renderConfig(); } }, t("remove"))))),
+      ...config.counters.map((c, i) => {
+        const who = c.name || String(c.id);
+        const label = (col) => ({ "aria-label": rowLabel(col, i, who) });
+        return el("tr", {},
+          cell([input(`counters[${i}].id`, c.id, Object.assign({ type: "number", min: 1, max: 999 }, label("id"))), errorFor(`counters[${i}].id`)]),
+          cell([input(`counters[${i}].name`, c.name, Object.assign({ maxlength: 120 }, label("name"))), errorFor(`counters[${i}].name`)]),
+          cell([input(`counters[${i}].services`, c.services.join(", "), label("services_col")), errorFor(`counters[${i}].services`)]),
+          cell(el("select", Object.assign({ "data-field": `counters[${i}].mode` }, label("mode")),
+            el("option", { value: "oldest", selected: c.mode === "oldest" }, t("mode_oldest")),
+            el("option", { value: "service_order", selected: c.mode === "service_order" }, t("mode_service_order")))),
+          cell(el("button", { type: "button", class: "danger", "aria-label": `${t("remove")} ${who}`,
+            onclick: () => { readForm(); config.counters.splice(i, 1); renderConfig(); } }, t("remove"))));
+      }),
       el("tr", {}, el("td", { colspan: 5, class: "muted" }, config.services.map((s) => `${s.id} = ${s.name}`).join(" · "))));
+    labelCells($("counters-table"));
   }
 
-  const errorFor = (field) => el("div", { class: "field-error", "data-error-for": field });
+  const errorFor = (field) => el("div", { class: "field-error", "data-error-for": field, id: fieldId(field) + "-error" });
 
   function renderConfig() { renderCenter(); renderServices(); renderCounters(); }
 
@@ -285,27 +373,77 @@ Luot.words({
 
   // ---- accounts
   const parseCounters = (text) => text.split(",").map((x) => x.trim()).filter(Boolean).map(Number);
-  async function loadUsers() {
+  const usersStatus = (text, error) => { $("users-status").textContent = text; $("users-status").className = error ? "field-error" : "muted"; };
+  async function patchUser(username, body) {
+    await Luot.api("PATCH", `/api/v1/admin/users/${encodeURIComponent(username)}`, body);
+  }
+  /** Redraws the accounts and gives the focus back to the control `focus` names in the new rows. */
+  async function loadUsers(focus) {
     const users = await Luot.api("GET", "/api/v1/admin/users");
     $("users-table").replaceChildren(head("username", "role", "counters", "status", { text: "" }),
       ...users.map((u) => {
-        const counters = el("input", { value: u.counters.join(", "), size: 10 });
-        const act = (body) => async () => {
-          try { await Luot.api("PATCH", `/api/v1/admin/users/${encodeURIComponent(u.username)}`, body()); loadUsers(); }
-          catch (e) { alert(e.message); }
+        const counters = el("input", { value: u.counters.join(", "), size: 10, "aria-label": t("counters_of", { u: u.username }), inputmode: "numeric" });
+        const act = (body, done, control) => async () => {
+          try { await patchUser(u.username, body()); usersStatus(t(done, { u: u.username })); }
+          catch (e) { usersStatus(e.message, true); }
+          await loadUsers({ user: u.username, control });
         };
         return el("tr", { "data-user": u.username },
           cell(el("b", {}, u.username)), cell(t("role_" + u.role)),
-          cell(el("div", { class: "toolbar" }, counters, el("button", { type: "button", onclick: act(() => ({ counters: parseCounters(counters.value) })) }, t("assign")))),
+          cell(el("div", { class: "toolbar" }, counters, el("button", { type: "button", class: "assign",
+            onclick: act(() => ({ counters: parseCounters(counters.value) }), "counters_saved", "assign") }, t("assign")))),
           cell(el("span", { class: "badge " + (u.disabled ? "closed" : "open") }, t(u.disabled ? "disabled" : "active"))),
           cell(el("div", { class: "toolbar" },
-            el("button", { type: "button", onclick: async () => {
-              const p = prompt(t("new_password_prompt", { u: u.username }));
-              if (p) await act(() => ({ password: p }))();
-            } }, t("reset_password")),
-            el("button", { type: "button", class: u.disabled ? "" : "danger", onclick: act(() => ({ disabled: !u.disabled })) }, t(u.disabled ? "enable" : "disable")))));
+            el("button", { type: "button", class: "reset", onclick: (ev) => askPassword(u.username, ev.currentTarget) }, t("reset_password")),
+            el("button", { type: "button", class: "able " + (u.disabled ? "" : "danger"),
+              onclick: act(() => ({ disabled: !u.disabled }), "account_changed", "able") }, t(u.disabled ? "enable" : "disable")))));
       }));
+    labelCells($("users-table"));
+    if (focus) {
+      const again = $("users-table").querySelector(`tr[data-user="${CSS.escape(focus.user)}"] button.${focus.control}`);
+      if (again) again.focus();
+    }
   }
+
+
+  // A new password is typed into a password field, checked here and by the server, and never shown.
+  let resetting = null;
+  function askPassword(username, from) {
+    resetting = { username, from };
+    $("reset-title").textContent = t("reset_title", { u: username });
+    $("reset-password").value = "";
+    $("reset-error").textContent = "";
+    $("reset-password").removeAttribute("aria-invalid");
+    $("reset-dialog").showModal();
+    $("reset-password").focus();
+  }
+  $("reset-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!resetting) return;
+    const password = $("reset-password").value;
+    const fail = (message) => {
+      $("reset-error").textContent = message;
+      $("reset-password").setAttribute("aria-invalid", "true");
+      $("reset-password").focus();
+    };
+    if (password.length < 8) { fail(t("password_short")); return; }
+    $("reset-ok").disabled = true;
+    try {
+      await patchUser(resetting.username, { password });
+      const { username } = resetting;
+      resetting = null;
+      $("reset-dialog").close();
+      usersStatus(t("password_reset_done", { u: username }));
+      await loadUsers({ user: username, control: "reset" });
+    } catch (e) { fail(e.message); }
+    finally { $("reset-ok").disabled = false; }
+  });
+  $("reset-cancel").addEventListener("click", () => $("reset-dialog").close());
+  $("reset-dialog").addEventListener("close", () => {
+    $("reset-password").value = "";
+    if (resetting && resetting.from && resetting.from.isConnected) resetting.from.focus();
+    resetting = null;
+  });
   $("user-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target;
@@ -314,7 +452,7 @@ Luot.words({
       await Luot.api("POST", "/api/v1/admin/users", { username: f.username.value.trim(), password: f.password.value,
         role: f.role.value, counters: parseCounters(f.counters.value) });
       f.reset();
-      loadUsers();
+      await loadUsers();
     } catch (e) { $("user-error").textContent = e.message; }
   });
   $("password-form").addEventListener("submit", async (ev) => {
@@ -336,11 +474,15 @@ Luot.words({
       ...tokens.map((k) => el("tr", { "data-token": k.id },
         cell(el("b", {}, k.label)), cell(t(k.role === "kiosk" && k.counter ? "role_rating" : "role_" + k.role)), cell(k.counter ? String(k.counter) : "—"),
         cell(new Date(k.created_at).toLocaleString(Luot.lang === "vi" ? "vi-VN" : "en-GB")),
-        cell(el("button", { type: "button", class: "danger", onclick: async () => {
-          if (!confirm(t("confirm_revoke", { l: k.label }))) return;
-          await Luot.api("DELETE", `/api/v1/admin/tokens/${encodeURIComponent(k.id)}`);
-          loadTokens();
+        cell(el("button", { type: "button", class: "danger", "aria-label": `${t("revoke")} ${k.label}`, onclick: async () => {
+          if (!(await ask(t("confirm_revoke", { l: k.label }), t("revoke")))) return;
+          try { await Luot.api("DELETE", `/api/v1/admin/tokens/${encodeURIComponent(k.id)}`); }
+          catch (e) { $("token-error").textContent = e.message; }
+          await loadTokens();
+          const first = $("tokens-table").querySelector("button.danger");
+          (first || $("token-form").querySelector("select")).focus();
         } }, t("revoke"))))));
+    labelCells($("tokens-table"));
   }
   $("token-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -455,7 +597,8 @@ Luot.words({
     try { list = await Luot.api("GET", "/api/v1/admin/webhooks"); } catch (e) { $("webhook-error").textContent = e.message; return; }
     const path = (w) => `/api/v1/admin/webhooks/${encodeURIComponent(w.id)}`;
     $("webhooks-table").replaceChildren(
-      el("tr", {}, ...["wh_url", "wh_events", "wh_state", "wh_progress", "wh_backlog", "wh_error", ""].map((k) => el("th", {}, k ? t(k) : ""))),
+      el("tr", {}, ...["wh_url", "wh_events", "wh_state", "wh_progress", "wh_backlog", "wh_error", ""].map((k) =>
+        el("th", { scope: "col" }, k ? t(k) : el("span", { class: "sr-only" }, t("actions_col"))))),
       ...list.map((w) => el("tr", { "data-webhook": w.id },
         td(el("b", {}, w.url)),
         td(w.events.length ? w.events.join(", ") : t("wh_all")),
@@ -468,14 +611,38 @@ Luot.words({
             w.next_retry_at ? ", " + t("wh_retry_at", { t: when(w.next_retry_at) }) : "") : null),
         td(el("button", { type: "button", onclick: () => act("PATCH", path(w), { enabled: !w.enabled }) },
             t(w.enabled ? "wh_disable" : "wh_enable")),
-          el("button", { type: "button", onclick: () => {
-            const from = prompt(t("wh_redeliver_prompt"), String(w.cursor + 1));
-            if (from !== null && from.trim() !== "") act("POST", path(w) + "/redeliver", { from: Number(from) });
-          } }, t("wh_redeliver")),
-          el("button", { type: "button", class: "danger", onclick: () => {
-            if (confirm(t("wh_confirm_delete", { u: w.url }))) act("DELETE", path(w));
+          el("button", { type: "button", onclick: () => askRedeliver(w, path(w)) }, t("wh_redeliver")),
+          el("button", { type: "button", class: "danger", onclick: async () => {
+            if (await ask(t("wh_confirm_delete", { u: w.url }), t("wh_delete"))) act("DELETE", path(w));
           } }, t("wh_delete"))))));
+    const table = $("webhooks-table");
+    const titles = [...table.querySelectorAll("tr:first-child th")].map((th) => (th.querySelector(".sr-only") ? "" : th.textContent));
+    for (const tr of table.querySelectorAll("tr[data-webhook]")) tr.querySelectorAll("td").forEach((td, i) => td.setAttribute("data-label", titles[i] || ""));
   }
+
+  // Redelivery asks for the first event seq in the page's own dialog.
+  let redeliver = null;
+  function askRedeliver(w, path) {
+    redeliver = path;
+    $("redeliver-from").value = String(w.cursor + 1);
+    $("redeliver-error").textContent = "";
+    $("redeliver-dialog").showModal();
+    $("redeliver-from").focus();
+  }
+  $("redeliver-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const from = $("redeliver-from").value.trim();
+    if (from === "" || !Number.isInteger(Number(from)) || Number(from) < 0) {
+      $("redeliver-error").textContent = t("wh_redeliver_prompt");
+      $("redeliver-from").focus();
+      return;
+    }
+    const path = redeliver;
+    $("redeliver-dialog").close();
+    if (path) act("POST", path + "/redeliver", { from: Number(from) });
+  });
+  $("redeliver-cancel").addEventListener("click", () => $("redeliver-dialog").close());
+  $("redeliver-dialog").addEventListener("close", () => { redeliver = null; });
 
   $("webhook-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -495,6 +662,7 @@ Luot.words({
   });
 
   Luot.translate(section);
+  Luot.translate($("redeliver-dialog"));
   document.querySelector('[data-tab="webhooks"]').textContent = t("tab_webhooks");
   document.addEventListener("luot:lang", () => { if (!section.hidden) load(); });
   // The delivery state changes on its own: refresh while the tab is shown.

@@ -79,6 +79,7 @@ const Luot = {
     document.documentElement.lang = Luot.lang;
     root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = Luot.t(el.dataset.i18n); });
     root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = Luot.t(el.dataset.i18nPlaceholder); });
+    root.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", Luot.t(el.dataset.i18nLabel)); });
   },
 
   setLang(lang) {
@@ -233,6 +234,9 @@ if (document.body && document.body.dataset.page === "login") {
     } catch (e) {
       error.textContent = e.status === 401 ? Luot.t("login_failed") : e.message;
       button.disabled = false;
+      // The button lost the focus while it was disabled: give it to the password to retype.
+      form.password.focus();
+      form.password.select();
     }
   });
 }

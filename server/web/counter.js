@@ -1,6 +1,23 @@
 // Lượt counter console: one counter's current ticket, its queue, and the buttons that move it.
 "use strict";
 
+Luot.words({
+  vi: {
+    actions_label: "Thao tác với số", shortcuts_on: "Dùng phím tắt (G, L, B, H, V, C, T)",
+    confirm_title: "Kết thúc lượt phục vụ?", keep_serving: "Không, tiếp tục phục vụ",
+    ask_call_next: "Số {n} vẫn đang ở quầy. Hoàn thành số {n} và mời số tiếp theo?",
+    ask_finish: "Hoàn thành số {n}?", ask_no_show: "Đánh dấu số {n} vắng mặt?",
+    ok_call_next: "Hoàn thành và gọi tiếp", ok_finish: "Hoàn thành", ok_no_show: "Vắng mặt",
+  },
+  en: {
+    actions_label: "Ticket actions", shortcuts_on: "Use keyboard shortcuts (G, L, B, H, V, C, T)",
+    confirm_title: "End this service?", keep_serving: "No, keep serving",
+    ask_call_next: "Ticket {n} is still at the counter. Finish {n} and call the next one?",
+    ask_finish: "Finish ticket {n}?", ask_no_show: "Mark ticket {n} as a no-show?",
+    ok_call_next: "Finish and call next", ok_finish: "Finish", ok_no_show: "No-show",
+  },
+});
+
 (async function counterConsole() {
   const $ = (id) => document.getElementById(id);
   Luot.translate();
@@ -11,6 +28,24 @@
   if (me.role !== "staff" && me.role !== "admin") { document.body.textContent = Luot.t("forbidden"); return; }
   $("who").textContent = me.name;
   $("logout").hidden = false;
+
+  // Single-key shortcuts, on unless this staff member switched them off on this browser.
+  const shortcutsKey = "luot.shortcuts." + me.name;
+  const shortcutsOn = () => localStorage.getItem(shortcutsKey) !== "off";
+  function applyShortcuts() {
+    const on = shortcutsOn();
+    $("shortcuts").checked = on;
+    document.body.classList.toggle("no-shortcuts", !on);
+    for (const b of $("actions").querySelectorAll("button[data-key]")) {
+      if (on) b.setAttribute("aria-keyshortcuts", b.dataset.key.toUpperCase());
+      else b.removeAttribute("aria-keyshortcuts");
+    }
+  }
+  $("shortcuts").addEventListener("change", () => {
+    localStorage.setItem(shortcutsKey, $("shortcuts").checked ? "on" : "off");
+    applyShortcuts();
+  });
+  applyShortcuts();
 
   let state = await Luot.api("GET", "/api/v1/state");
   let counterId = null;
@@ -31,9 +66,12 @@
     history.replaceState(null, "", "/counter?counter=" + id);
     $("pick-view").hidden = true;
     $("console-view").hidden = false;
+    $("counter-title").hidden = false;
     $("change-counter").hidden = allowed().length < 2;
     setNotice("");
     render();
+    // The picker's button is gone: the focus goes to the console, named after its counter.
+    if (!document.activeElement || document.activeElement === document.body) $("console-view").focus();
   }
 
   function showPicker() {
@@ -50,11 +88,14 @@
     $("console-view").hidden = true;
     $("pick-view").hidden = false;
     $("counter-title").textContent = "";
+    $("counter-title").hidden = true;
   }
 
+  // #notice is the page's one live region: it is written only when its words change, so a
+  // call is announced once and not again with every event that redraws the page.
   function renderNotice() {
     const n = $("notice");
-    n.textContent = notice.text;
+    if (n.textContent !== notice.text) n.textContent = notice.text;
     n.classList.toggle("error", notice.error);
   }
 
@@ -74,7 +115,7 @@
     $("counter-title").textContent = `${c.name}`;
     const t = c.current;
     const num = $("cur-number");
-    num.textContent = t ? t.number : "—";
+    if (num.textContent !== (t ? t.number : "—")) num.textContent = t ? t.number : "—";
     num.classList.toggle("idle", !t);
     const meta = $("cur-meta");
     meta.replaceChildren();
@@ -138,12 +179,30 @@
     render();
   }
 
-  async function act(action, body) {
+  /**
+   * Gives the focus back after an action: to the button that did it when it can be used
+   * again, else to the next usable action, so it never falls to the page.
+   */
+  function refocus(origin) {
+    if (!origin || !$("console-view").contains(origin)) return;
+    const active = document.activeElement;
+    if (active && active !== document.body && active !== origin) return;
+    if (!origin.disabled) { origin.focus(); return; }
+    const buttons = [...$("actions").querySelectorAll("button")];
+    const from = buttons.indexOf(origin);
+    const order = from < 0 ? buttons : [...buttons.slice(from + 1), ...buttons.slice(0, from)];
+    // Tạm nghỉ only when nothing else is left: Enter there would close the counter.
+    const next = order.find((b) => !b.disabled && b.dataset.action !== "toggle") || order.find((b) => !b.disabled);
+    if (next) next.focus();
+  }
+
+  async function act(action, body, origin) {
     if (busy) return;
     const c = counter();
     if (!c) return;
     const path = action === "toggle" ? (c.open ? "close" : "open") : action;
     busy = true;
+    if (!origin && document.activeElement && $("actions").contains(document.activeElement)) origin = document.activeElement;
     render();
     try {
       const ticket = await Luot.api("POST", `/api/v1/counters/${c.id}/${path}`, body);
@@ -158,7 +217,46 @@
     } finally {
       busy = false;
       await refresh();
+      refocus(origin);
     }
+  }
+
+  const button = (action) => $("actions").querySelector(`button[data-action="${action}"]`);
+  /** Whether `action` would end the service of the ticket at the counter. */
+  function endsService(action) {
+    const c = counter();
+    if (!c || !c.current) return false;
+    return action === "finish" || action === "no-show" || action === "call-next";
+  }
+
+  // A key (a shortcut, or Enter/Space on a focused button) never ends a citizen's service on
+  // its own: it asks first, with "keep serving" focused, so a second stray key changes nothing.
+  let pending = null;
+  function askFirst(action) {
+    const c = counter();
+    const n = c.current.number;
+    pending = action;
+    const key = action.replace("-", "_");
+    $("confirm-text").textContent = Luot.t("ask_" + key, { n });
+    $("confirm-ok").textContent = Luot.t("ok_" + key);
+    $("confirm-dialog").showModal();
+    $("confirm-cancel").focus();
+  }
+  $("confirm-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const action = pending;
+    pending = null;
+    $("confirm-dialog").close();
+    if (action) act(action, undefined, button(action));
+  });
+  $("confirm-cancel").addEventListener("click", () => { pending = null; $("confirm-dialog").close(); });
+  $("confirm-dialog").addEventListener("close", () => { pending = null; });
+
+  function trigger(b, byKey) {
+    const action = b.dataset.action;
+    if (action === "transfer") { openTransfer(); return; }
+    if (byKey && endsService(action)) { askFirst(action); return; }
+    act(action, undefined, b);
   }
 
   function openTransfer() {
@@ -181,25 +279,31 @@
     if ($("to-counter").value) body.counter = Number($("to-counter").value);
     if (!body.service && !body.counter) { $("transfer-error").textContent = Luot.t("to_service") + " / " + Luot.t("to_counter"); return; }
     $("transfer-dialog").close();
-    await act("transfer", body);
+    await act("transfer", body, button("transfer"));
   });
   $("transfer-cancel").addEventListener("click", () => $("transfer-dialog").close());
 
+  // A click from a pointer has a count (detail ≥ 1); Enter or Space on the button has none.
   $("actions").addEventListener("click", (ev) => {
     const b = ev.target.closest("button");
     if (!b || b.disabled) return;
-    if (b.dataset.action === "transfer") openTransfer();
-    else act(b.dataset.action);
+    trigger(b, ev.detail === 0);
   });
 
   document.addEventListener("keydown", (ev) => {
-    if (ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
-    if ($("transfer-dialog").open || /^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName)) return;
+    if (!shortcutsOn() || ev.ctrlKey || ev.altKey || ev.metaKey || ev.repeat) return;
+    if (document.querySelector("dialog[open]") || $("console-view").hidden) return;
+    if (/^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName)) return;
     const b = $("actions").querySelector(`button[data-key="${ev.key.toLowerCase()}"]`);
-    if (b && !b.disabled && !$("console-view").hidden) { ev.preventDefault(); b.click(); }
+    if (b && !b.disabled) { ev.preventDefault(); trigger(b, true); }
   });
 
-  $("change-counter").addEventListener("click", () => { counterId = null; showPicker(); });
+  $("change-counter").addEventListener("click", () => {
+    counterId = null;
+    showPicker();
+    const first = $("pick-list").querySelector("button");
+    if (first) first.focus();
+  });
   document.addEventListener("luot:lang", () => (counterId === null ? showPicker() : render()));
 
   Luot.follow((s) => { state = s; if (counterId !== null) render(); }, (online) => {

@@ -6,6 +6,7 @@
 
 Luot.words({
   vi: {
+    controls_label: "Kỳ và cách lập báo cáo",
     back_admin: "← Quản trị", period: "Kỳ báo cáo", p_day: "Ngày", p_week: "Tuần", p_month: "Tháng",
     p_quarter: "Quý", p_range: "Tùy chọn", prev_period: "Kỳ trước", next_period: "Kỳ sau",
     from: "Từ ngày", to: "Đến ngày", group_by: "Bảng theo", by_service: "Lĩnh vực", by_counter: "Quầy",
@@ -44,6 +45,7 @@ Luot.words({
     defs: "Chờ: từ lúc lấy số đến lần gọi đầu tiên (chuyển lĩnh vực bắt đầu lượt chờ mới). Phục vụ: từ lúc bắt đầu (hoặc lúc gọi, nếu không bấm bắt đầu) đến lúc hoàn thành. P90: 90% số lượt chờ không quá mức này. Quá hạn: tỷ lệ lượt chờ lâu hơn thời gian chờ tối đa của lĩnh vực. Chỉ số hài lòng: tỷ lệ “Rất hài lòng” và “Hài lòng” trên tổng số đánh giá. Sai số dự báo: chênh lệch trung bình giữa thời gian chờ dự kiến in trên phiếu và thời gian chờ thực tế. Thời gian tính bằng phút, làm tròn một chữ số thập phân.",
   },
   en: {
+    controls_label: "Report period and layout",
     back_admin: "← Admin", period: "Period", p_day: "Day", p_week: "Week", p_month: "Month",
     p_quarter: "Quarter", p_range: "Custom", prev_period: "Previous period", next_period: "Next period",
     from: "From", to: "To", group_by: "Table by", by_service: "Service", by_counter: "Counter", by_staff: "Staff",
@@ -308,7 +310,7 @@ Luot.words({
       max_service_s: "served", avg_rating: "ratings", satisfaction_pct: "ratings", estimate_error_s: "estimated" };
     const groups = [["h_counts", 5], ["h_wait", 5], ["h_service", 4], ["h_rating", 3], ["", 1]];
     const head1 = el("tr", { class: "groups" }, el("th", { rowspan: 2, class: "group-col" }, t("h_group")),
-      groups.map(([k, n]) => el("th", { colspan: n, class: "grp" }, k ? t(k) : "")));
+      groups.map(([k, n]) => (k ? el("th", { colspan: n, class: "grp", scope: "colgroup" }, t(k)) : el("td", { colspan: n }))));
     const head2 = el("tr", {}, cols.map(([f, k]) => el("th", { class: "num", "data-field": f }, t(k))));
     const row = (x, isTotal) => el("tr", { "data-key": x.key, class: isTotal ? "total" : "" },
       el("td", { "data-field": "label" }, x.label),

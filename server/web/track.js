@@ -154,10 +154,12 @@
   function setStatus(kind, title, big, text) {
     const box = $("status");
     box.dataset.status = kind;
-    $("status-title").textContent = title;
+    // The box is a live region: write only what changed, so each news is read out once.
+    const put = (id, value) => { if ($(id).textContent !== value) $(id).textContent = value; };
+    put("status-title", title);
     $("status-counter").hidden = !big;
-    $("status-counter").textContent = big || "";
-    $("status-text").textContent = text || "";
+    put("status-counter", big || "");
+    put("status-text", text || "");
   }
 
   function clock(date) {
@@ -169,9 +171,9 @@
     const down = !exposed.final && exposed.offlineSince !== null && Date.now() - exposed.offlineSince >= OFFLINE_GRACE_MS;
     live.classList.toggle("down", down);
     document.body.classList.toggle("offline", down);
-    if (down) live.textContent = Luot.t("live_down");
-    else if (lastUpdate) live.textContent = Luot.t(exposed.final ? "live_final" : "live_at", { t: clock(lastUpdate) });
-    else live.textContent = "";
+    const text = down ? Luot.t("live_down")
+      : lastUpdate ? Luot.t(exposed.final ? "live_final" : "live_at", { t: clock(lastUpdate) }) : "";
+    if (live.textContent !== text) live.textContent = text;
   }
 
   function receiveView(view) {

@@ -331,6 +331,134 @@ impl Browser {
     }
 }
 
+/// What an axe-core audit of a page found at the impacts that fail a test ("critical" and
+/// "serious"): one entry per rule, with the nodes it flagged.
+#[derive(Debug, Clone)]
+pub struct AxeViolation {
+    /// The rule's id, e.g. `label` or `color-contrast`.
+    pub rule: String,
+    /// `critical` or `serious`.
+    pub impact: String,
+    /// What the rule asks for.
+    pub help: String,
+    /// One line per flagged node: its CSS selector and axe's summary of what is wrong.
+    pub nodes: Vec<String>,
+}
+
+impl std::fmt::Display for AxeViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "[{}] {}: {}", self.impact, self.rule, self.help)?;
+        for node in &self.nodes {
+            writeln!(f, "    {node}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The WCAG 2.x A/AA and best-practice rule sets every audit runs.
+pub const AXE_TAGS: [&str; 6] = [
+    "wcag2a",
+    "wcag2aa",
+    "wcag21a",
+    "wcag21aa",
+    "wcag22aa",
+    "best-practice",
+];
+
+/// Where `.ci/run` (`npm ci` in `tests/`) installs axe-core.
+pub fn axe_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("node_modules/axe-core/axe.min.js")
+}
+
+/// axe-core's script, or `None` (after printing why) when `npm ci` has not been run in
+/// `tests/` outside CI.
+///
+/// # Panics
+///
+/// When it is missing under CI (`CI` set), where `.ci/run` installs it.
+pub fn axe_source() -> Option<String> {
+    let path = axe_path();
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "accessibility tests must run in CI, but {} cannot be read: {e}",
+                path.display()
+            );
+            eprintln!(
+                "skipping accessibility test: {} cannot be read ({e}); run `npm ci` in tests/",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+impl Browser {
+    /// Runs axe-core (`source`, from [`axe_source`]) on the page as it is now and returns
+    /// its critical and serious violations. The script is handed over by WebDriver, which
+    /// the page's Content-Security-Policy does not govern; the page itself is unchanged.
+    ///
+    /// # Panics
+    ///
+    /// When the browser cannot run the audit.
+    pub async fn axe(&self, source: &str) -> Vec<AxeViolation> {
+        let loaded = self.js("return typeof window.axe === 'object';").await;
+        if loaded.as_bool() != Some(true) {
+            self.client()
+                .execute(&format!("{source}\n;return typeof window.axe;"), vec![])
+                .await
+                .unwrap_or_else(|e| panic!("cannot load axe-core into the page: {e}"));
+        }
+        let result = self
+            .client()
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 window.axe.run(document, { runOnly: { type: 'tag', values: arguments[0] }, resultTypes: ['violations'] })
+                   .then((r) => done({ ok: r.violations.filter((v) => v.impact === 'critical' || v.impact === 'serious')
+                       .map((v) => ({ rule: v.id, impact: v.impact, help: v.help,
+                         nodes: v.nodes.map((n) => n.target.join(' ') + ' — ' + (n.failureSummary || '').replace(/\\s+/g, ' ')) })) }),
+                         (e) => done({ error: String(e) }));",
+                vec![json!(AXE_TAGS)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("axe-core did not run: {e}"));
+        if let Some(error) = result.get("error") {
+            panic!("axe-core failed: {error}");
+        }
+        let list = result["ok"].as_array().cloned().unwrap_or_default();
+        list.into_iter()
+            .map(|v| AxeViolation {
+                rule: v["rule"].as_str().unwrap_or_default().to_owned(),
+                impact: v["impact"].as_str().unwrap_or_default().to_owned(),
+                help: v["help"].as_str().unwrap_or_default().to_owned(),
+                nodes: v["nodes"]
+                    .as_array()
+                    .map(|n| {
+                        n.iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// How much wider than the viewport the document is (0 when it fits): the page's
+    /// `scrollWidth` less `innerWidth`.
+    ///
+    /// # Panics
+    ///
+    /// When the browser cannot say.
+    pub async fn horizontal_overflow(&self) -> i64 {
+        self.js("return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth;")
+            .await
+            .as_i64()
+            .expect("a width")
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {

@@ -80,7 +80,7 @@ async fn counter_console_calls_and_finishes_a_ticket() {
         .await;
     browser.screenshot("counter.png").await;
 
-    // Keyboard shortcut H = Hoàn thành.
+    // Keyboard shortcut H = Hoàn thành, which asks first while a citizen is served.
     browser
         .client()
         .find(Locator::Css("body"))
@@ -89,6 +89,13 @@ async fn counter_console_calls_and_finishes_a_ticket() {
         .send_keys("h")
         .await
         .unwrap();
+    browser
+        .wait_js(
+            "the question before finishing",
+            "document.getElementById('confirm-dialog').open",
+        )
+        .await;
+    browser.click("#confirm-ok").await;
     browser
         .wait_js(
             "1001 finished",
