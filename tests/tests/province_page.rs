@@ -1,12 +1,12 @@
 //! The provincial page (`/province`) in a real headless Chromium, over a real hub with three
 //! sites' data: the login, the centers now with the figures the API gives, the report by
-//! center, no horizontal scrolling on a phone. Screenshots land in `target/screenshots/`.
+//! center, no horizontal scrolling on a phone, no critical or serious axe-core finding. Screenshots land in `target/screenshots/`.
 //!
 //! Without Chromium, nats-server or PostgreSQL these tests print why and skip, except under CI.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use luot_tests::browser::{Browser, BrowserOptions};
+use luot_tests::browser::{Browser, BrowserOptions, axe_source};
 use luot_tests::province::{self, Hub, Nats, PROVINCE, Postgres, converge, rename, site, traffic};
 use luot_tests::{Api, poll_until};
 use serde_json::Value;
@@ -20,6 +20,9 @@ async fn the_province_at_a_glance() {
         eprintln!("skipped: {why}");
         return;
     }
+    let Some(axe) = axe_source() else {
+        return;
+    };
     let Some(browser) = Browser::start_with(BrowserOptions::new().viewport(1366, 900)).await else {
         return;
     };
@@ -49,6 +52,7 @@ async fn the_province_at_a_glance() {
     browser
         .wait_js("the login page", "location.pathname === '/province/login'")
         .await;
+    let mut violations = browser.axe(&axe).await;
     browser.fill("#username", "so-noi-vu").await;
     browser.fill("#password", "not-the-password").await;
     browser.click("button[type=submit]").await;
@@ -58,6 +62,7 @@ async fn the_province_at_a_glance() {
             "document.querySelector('#login-error').textContent.length > 0",
         )
         .await;
+    violations.extend(browser.axe(&axe).await);
     browser.fill("#password", &password).await;
     browser.click("button[type=submit]").await;
     browser
@@ -127,6 +132,7 @@ async fn the_province_at_a_glance() {
             Value::from(row["issued"].as_u64().unwrap().to_string())
         );
     }
+    violations.extend(browser.axe(&axe).await);
     browser.screenshot("province-1366.png").await;
 
     browser.set_viewport(390, 844).await;
@@ -141,6 +147,16 @@ async fn the_province_at_a_glance() {
         "the page scrolls sideways on a phone by {overflow} px: {wide}"
     );
     browser.screenshot("province-390.png").await;
+    violations.extend(browser.axe(&axe).await);
+    assert!(
+        violations.is_empty(),
+        "axe: {}",
+        violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // Logging out ends the session.
     browser.click("#logout").await;
