@@ -567,6 +567,11 @@ function ask(text, ok) {
       wh_error: "Lỗi gần nhất", wh_all: "tất cả", wh_on: "Đang gửi", wh_off: "Tạm dừng", wh_enable: "Bật", wh_disable: "Tắt",
       wh_redeliver: "Gửi lại từ…", wh_redeliver_prompt: "Gửi lại từ số thứ tự sự kiện:", wh_delete: "Xóa",
       wh_confirm_delete: "Xóa địa chỉ {u}?", wh_retry_at: "thử lại lúc {t}", wh_attempts: "{n} lần thử",
+      ship_title: "Gửi dữ liệu về tỉnh", ship_off: "Máy chủ này không gửi dữ liệu về tỉnh (chạy với --site và --ship để bật).",
+      ship_site: "Mã trung tâm / tỉnh", ship_server: "Máy chủ NATS", ship_state: "Trạng thái", ship_acked: "Tỉnh đã nhận đến / cuối",
+      ship_backlog: "Còn chờ gửi", ship_last_ack: "Lần nhận gần nhất", ship_error: "Lỗi gần nhất",
+      ship_connecting: "Đang kết nối", ship_shipping: "Đang gửi", ship_caught_up: "Đã gửi hết",
+      ship_retrying: "Mất kết nối, đang thử lại", ship_refused: "Bị từ chối — cần xử lý",
     },
     en: {
       tab_webhooks: "One-door link", new_webhook: "Add an event receiver (webhook)",
@@ -576,6 +581,11 @@ function ask(text, ok) {
       wh_error: "Last error", wh_all: "all", wh_on: "Delivering", wh_off: "Stopped", wh_enable: "Enable", wh_disable: "Disable",
       wh_redeliver: "Redeliver from…", wh_redeliver_prompt: "Send again from event seq:", wh_delete: "Delete",
       wh_confirm_delete: "Delete the endpoint {u}?", wh_retry_at: "retry at {t}", wh_attempts: "{n} attempts",
+      ship_title: "Shipping to the province", ship_off: "This server does not ship its log to the province (run it with --site and --ship).",
+      ship_site: "Site / province", ship_server: "NATS server", ship_state: "State", ship_acked: "Acknowledged up to / last",
+      ship_backlog: "Backlog", ship_last_ack: "Last acknowledgement", ship_error: "Last error",
+      ship_connecting: "Connecting", ship_shipping: "Shipping", ship_caught_up: "Caught up",
+      ship_retrying: "Link down, retrying", ship_refused: "Refused — needs attention",
     },
   });
   const KINDS = ["ticket_issued", "ticket_called", "ticket_serving", "ticket_finished", "ticket_no_show",
@@ -592,7 +602,24 @@ function ask(text, ok) {
     load();
   }
 
+  async function loadShip() {
+    let status;
+    try { status = await Luot.api("GET", "/api/v1/admin/ship"); } catch (e) { $("ship-status").textContent = e.message; return; }
+    const s = status.shipping;
+    if (!status.enabled || !s) { $("ship-status").replaceChildren(el("p", {}, t("ship_off"))); return; }
+    const row = (k, v) => [el("dt", {}, t(k)), el("dd", {}, v)];
+    $("ship-status").replaceChildren(el("dl", { class: "pairs" },
+      ...row("ship_site", `${s.site} / ${s.province}`),
+      ...row("ship_server", s.server),
+      ...row("ship_state", t("ship_" + s.state)),
+      ...row("ship_acked", `${s.acked_seq} / ${s.last_seq}`),
+      ...row("ship_backlog", String(s.backlog)),
+      ...row("ship_last_ack", when(s.last_acked_at) || "—"),
+      ...row("ship_error", s.last_error ? `${s.last_error} (${when(s.last_error_at)})` : "—")));
+  }
+
   async function load() {
+    loadShip();
     let list;
     try { list = await Luot.api("GET", "/api/v1/admin/webhooks"); } catch (e) { $("webhook-error").textContent = e.message; return; }
     const path = (w) => `/api/v1/admin/webhooks/${encodeURIComponent(w.id)}`;

@@ -178,4 +178,32 @@ async fn the_province_at_a_glance() {
     )
     .await;
     assert_eq!(again, 401);
+
+    // The site's admin shows how far its shipping is.
+    browser.set_viewport(1366, 900).await;
+    let password = s1
+        .admin_password()
+        .expect("first admin password")
+        .to_owned();
+    browser
+        .login(
+            s1.base_url().trim_end_matches('/'),
+            "/admin",
+            "admin",
+            &password,
+        )
+        .await;
+    browser.click("#tabbtn-webhooks").await;
+    let seq = s1.api_as(luot_tests::ADMIN).seq().await;
+    browser
+        .wait_js(
+            "the shipping status",
+            &format!(
+                "(document.querySelector('#ship-status').textContent || '').includes('Đã gửi hết') && document.querySelector('#ship-status').textContent.includes('{seq} / {seq}')"
+            ),
+        )
+        .await;
+    let found = browser.axe(&axe).await;
+    assert!(found.is_empty(), "axe on the shipping status: {found:?}");
+    browser.screenshot("province-site-shipping.png").await;
 }
