@@ -263,6 +263,28 @@ impl Postgres {
         );
     }
 
+    /// Drops the database and creates it again, empty: a database lost and replaced.
+    pub fn replace_database(&self) {
+        let port = self.port.to_string();
+        self.run(
+            "dropdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "luot",
+                "--force",
+                "luot",
+            ],
+        );
+        self.run(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "luot", "luot"],
+        );
+    }
+
     /// The connection string.
     pub fn url(&self) -> String {
         format!("postgres://luot@127.0.0.1:{}/luot", self.port)
