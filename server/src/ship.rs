@@ -100,10 +100,53 @@ impl ShipConfig {
         })
     }
 
+    /// The servers to connect to, one per comma-separated address.
+    pub fn servers(&self) -> Vec<String> {
+        server_list(&self.url)
+    }
+
+    /// The server list as shown and logged: a password in it is masked.
+    pub fn shown_url(&self) -> String {
+        redact(&self.url)
+    }
+
     /// The subject this site's events are published to.
     pub fn subject(&self) -> String {
         site_subject(&self.province, &self.site)
     }
+}
+
+/// `nats://a:4222,nats://b:4222` as its addresses.
+pub fn server_list(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A server list with each `user:password@` shown as `user:***@` (a token alone as `***@`).
+pub fn redact(url: &str) -> String {
+    url.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let Some((scheme, rest)) = part.split_once("://") else {
+                return part.to_owned();
+            };
+            match rest.rsplit_once('@') {
+                Some((auth, host)) => {
+                    let user = auth.split_once(':').map_or("", |(u, _)| u);
+                    if user.is_empty() {
+                        format!("{scheme}://***@{host}")
+                    } else {
+                        format!("{scheme}://{user}:***@{host}")
+                    }
+                }
+                None => part.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The subject of one site's events.
@@ -278,7 +321,7 @@ impl Shipper {
             site: self.config.site.clone(),
             province: self.config.province.clone(),
             subject: self.config.subject(),
-            server: self.config.url.clone(),
+            server: self.config.shown_url(),
             state: s.state,
             acked_seq: s.cursor.seq,
             last_seq,
@@ -361,11 +404,11 @@ impl Shipper {
         let client = match async_nats::ConnectOptions::new()
             .connection_timeout(CONNECT_TIMEOUT)
             .name(format!("luot-site {}", self.config.site))
-            .connect(self.config.url.as_str())
+            .connect(self.config.servers())
             .await
         {
             Ok(client) => client,
-            Err(e) => return Stop::Link(format!("cannot reach {}: {e}", self.config.url)),
+            Err(e) => return Stop::Link(format!("cannot reach {}: {e}", self.config.shown_url())),
         };
         let js = jetstream::ContextBuilder::new()
             .timeout(ACK_TIMEOUT)
@@ -602,5 +645,14 @@ mod tests {
         assert_eq!(parse_message_id("q1:x"), None);
         assert_eq!(parse_message_id("nothing"), None);
         assert_eq!(stream_name("hcm-city"), "LUOT_HCM_CITY");
+    }
+
+    /// A password in the server list never reaches a page or a log.
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            redact("nats://site:s3cret@n1:4222,nats://n2:4222,tls://tok@n3:4222"),
+            "nats://site:***@n1:4222,nats://n2:4222,tls://***@n3:4222"
+        );
     }
 }

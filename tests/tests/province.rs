@@ -37,7 +37,11 @@ async fn three_sites_through_cuts_and_kills() {
     let ids = ["s1", "s2", "s3"];
     let mut s1 = site(ids[0], &wan.url());
     let mut s2 = site(ids[1], &wan.url());
-    let s3 = site(ids[2], &wan.url());
+    // A cluster's address list, one of its servers down.
+    let s3 = site(
+        ids[2],
+        &format!("nats://127.0.0.1:{},{}", province::free_port(), wan.url()),
+    );
     rename(&s1, "Trung tâm Phục vụ hành chính công Quận 1").await;
     rename(&s2, "Bộ phận Một cửa Quận 3").await;
     rename(&s3, "Bộ phận Một cửa Huyện Nhà Bè").await;

@@ -34,6 +34,8 @@ const MAX_ACK_PENDING: i64 = 20_000;
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Events between two stored snapshots of a site.
 const SNAPSHOT_EVERY: u64 = 2000;
+/// Sites one hub folds at most (a province has dozens of centers).
+const MAX_SITES: usize = 1000;
 /// How long held-back messages wait before they are delivered again.
 const HELD_BACK_DELAY: Duration = Duration::from_secs(2);
 /// How long a gap may wait for redelivery to close it before it is filled from the stream.
@@ -97,7 +99,7 @@ async fn round(
     let nats = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(5))
         .name("luot-hub")
-        .connect(config.nats.as_str())
+        .connect(crate::ship::server_list(&config.nats))
         .await?;
     let js = jetstream::new(nats);
     let stream = match js.get_stream(stream_name(&config.province)).await {
@@ -265,8 +267,13 @@ async fn fill_gap(
 /// the payload; all three must agree.
 fn read(message: jetstream::Message) -> Result<Incoming, Box<(jetstream::Message, String)>> {
     let site = match message.subject.as_str().rsplit_once('.') {
-        Some((_, site)) => site.to_owned(),
-        None => return Err(Box::new((message, "subject without a site".into()))),
+        Some((_, site)) if crate::ship::check_id("site", site).is_ok() => site.to_owned(),
+        _ => {
+            return Err(Box::new((
+                message,
+                "subject without a valid site id".into(),
+            )));
+        }
     };
     let id = message
         .headers
@@ -392,11 +399,30 @@ async fn project(
             .push(incoming);
     }
     let mut gaps = Gaps::new();
+    // A bound on the sites a hub folds: a publisher inventing sites cannot grow it forever.
+    let known = sites.all().len();
+    let mut new_sites = 0;
+    let mut refused: Vec<jetstream::Message> = Vec::new();
+    by_site.retain(|site, items| {
+        if sites.get(site).is_some() {
+            return true;
+        }
+        new_sites += 1;
+        if known + new_sites <= MAX_SITES {
+            return true;
+        }
+        tracing::error!(
+            site,
+            max = MAX_SITES,
+            "too many sites; this one's events are refused"
+        );
+        refused.extend(items.drain(..).filter_map(|i| i.message));
+        false
+    });
     let tx = client.transaction().await?;
     let mut updated: Vec<(String, Site)> = Vec::new();
     let mut done: Vec<Option<jetstream::Message>> = Vec::new();
     let mut later: Vec<Option<jetstream::Message>> = Vec::new();
-    let mut refused: Vec<jetstream::Message> = Vec::new();
     for (site, mut items) in by_site {
         items.sort_by_key(|i| i.rec.seq);
         tx.execute(

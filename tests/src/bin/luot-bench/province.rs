@@ -27,10 +27,13 @@ fn one_day() -> Vec<Recorded> {
 
 /// Sum of every site's projected cursor.
 async fn projected(db: &tokio_postgres::Client) -> i64 {
-    db.query_one("SELECT coalesce(sum(last_seq), 0)::bigint FROM hub_sites", &[])
-        .await
-        .unwrap()
-        .get(0)
+    db.query_one(
+        "SELECT coalesce(sum(last_seq), 0)::bigint FROM hub_sites",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }
 
 pub(crate) async fn run(sites: usize) {
