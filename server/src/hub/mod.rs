@@ -83,6 +83,12 @@ impl Progress {
     }
 }
 
+/// Connects to the database and brings its schema to this build's version.
+pub async fn migrate(postgres: &str) -> anyhow::Result<()> {
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await
+}
+
 /// Migrates the database, then projects and serves on `listener` until `shutdown`.
 pub async fn run(
     config: HubConfig,
