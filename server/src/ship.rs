@@ -40,7 +40,7 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time to reach the NATS server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest wait between two attempts while the province cannot be reached.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Wait before checking again after shipping was refused.
 const REFUSED_RECHECK: Duration = Duration::from_secs(60);
 /// Days the stream keeps events: the hub has that long to catch up after an outage.
