@@ -609,6 +609,76 @@ async fn export_route(State(app): State<AppState>, who: Principal) -> ApiResult<
         .into_response())
 }
 
+/// Writes an export that holds only a log kept elsewhere — the province's copy of a site's
+/// events, seq 1 to `last_seq` in order — so that `import` rebuilds a site's directory from
+/// it (without accounts or tokens: the server makes a first admin at its first start). Stops
+/// with an error line (which import refuses) at the first gap or unreadable event.
+pub fn export_events<E: std::fmt::Display>(
+    events: impl Iterator<Item = Result<Recorded, E>>,
+    last_seq: u64,
+    out: impl Write,
+) -> std::io::Result<u64> {
+    let mut w = Crc {
+        inner: out,
+        hasher: crc32fast::Hasher::new(),
+    };
+    w.line(&LineOut::Header(&Header {
+        format: FORMAT.into(),
+        version: VERSION,
+        last_seq,
+    }))?;
+    let mut next = 1;
+    for rec in events {
+        let problem = match &rec {
+            Ok(rec) if rec.seq == next => None,
+            Ok(rec) => Some(format!("event {next} is missing (found {})", rec.seq)),
+            Err(e) => Some(format!("event {next} cannot be read: {e}")),
+        };
+        if let Some(why) = problem {
+            w.line(&LineOut::Error(&why))?;
+            return w.inner.flush().map(|()| next - 1);
+        }
+        if let Ok(rec) = rec {
+            if rec.seq > last_seq {
+                break;
+            }
+            w.line(&LineOut::Event(&rec))?;
+        }
+        next += 1;
+    }
+    let events = next - 1;
+    if events != last_seq {
+        w.line(&LineOut::Error(&format!(
+            "the log ends at {events}, before {last_seq}"
+        )))?;
+        return w.inner.flush().map(|()| events);
+    }
+    let crc = format!("{:08x}", w.hasher.clone().finalize());
+    w.line(&LineOut::End(&End {
+        events,
+        records: events,
+        crc32: crc,
+        salvaged: false,
+    }))?;
+    w.inner.flush()?;
+    Ok(events)
+}
+
+/// Streams what `write` writes as an HTTP body, from a blocking thread, waiting when the client
+/// reads slowly.
+pub fn blocking_body(write: impl FnOnce(&mut dyn Write) + Send + 'static) -> Body {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(CHUNKS_QUEUED);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        };
+        write(&mut out);
+        let _ = out.flush();
+    });
+    Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)))
+}
+
 /// Hands an export to the HTTP body in chunks, waiting when the client reads slowly.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,

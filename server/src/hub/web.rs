@@ -97,6 +97,7 @@ pub(super) fn app(state: HubState) -> Router {
         .route("/api/v1/province/logout", post(logout))
         .route("/api/v1/province/state", get(state_route))
         .route("/api/v1/province/reports", get(reports))
+        .route("/api/v1/province/sites/{site}/export", get(export_site))
         .fallback(|| async { ApiError::NotFound("no such page".into()) })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -129,6 +130,18 @@ async fn healthz(State(hub): State<HubState>) -> Response {
 pub(super) struct Who {
     /// Account name or token label.
     name: String,
+    /// `admin` or `viewer`.
+    role: String,
+}
+
+impl Who {
+    fn require_admin(&self) -> Result<()> {
+        if self.role == "admin" {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("a province admin only".into()))
+        }
+    }
 }
 
 fn unauthorized() -> ApiError {
@@ -167,25 +180,31 @@ impl FromRequestParts<HubState> for Who {
         if let Some(token) = bearer {
             let row = client
                 .query_opt(
-                    "SELECT label FROM hub_tokens WHERE hash = $1",
+                    "SELECT label, role FROM hub_tokens WHERE hash = $1",
                     &[&secret_hash(&token)],
                 )
                 .await
                 .map_err(pg)?
                 .ok_or_else(unauthorized)?;
-            return Ok(Who { name: row.get(0) });
+            return Ok(Who {
+                name: row.get(0),
+                role: row.get(1),
+            });
         }
         let session = cookie(parts, COOKIE).ok_or_else(unauthorized)?;
         let row = client
             .query_opt(
-                "SELECT u.name FROM hub_sessions s JOIN hub_users u ON u.name = s.name
+                "SELECT u.name, u.role FROM hub_sessions s JOIN hub_users u ON u.name = s.name
                  WHERE s.hash = $1 AND s.expires_at > now()",
                 &[&secret_hash(&session)],
             )
             .await
             .map_err(pg)?
             .ok_or_else(unauthorized)?;
-        Ok(Who { name: row.get(0) })
+        Ok(Who {
+            name: row.get(0),
+            role: row.get(1),
+        })
     }
 }
 
@@ -371,6 +390,50 @@ async fn state_route(State(hub): State<HubState>, _who: Who) -> Result<Json<Prov
         sites,
         today: total.row("total".into(), "Toàn tỉnh".into()),
     }))
+}
+
+/// The province's copy of one site's log as an export file: `luot-server --data NEW import
+/// FILE` rebuilds the site from it (events only; accounts and tokens are made anew). For a
+/// site whose disk was lost or restored from an older backup.
+async fn export_site(
+    State(hub): State<HubState>,
+    who: Who,
+    axum::extract::Path(site): axum::extract::Path<String>,
+) -> Result<Response> {
+    who.require_admin()?;
+    let state = hub
+        .sites
+        .get(&site)
+        .ok_or_else(|| ApiError::NotFound(format!("no center {site:?} in this province")))?;
+    let last_seq = state.engine.seq();
+    tracing::info!(who = %who.name, site, last_seq, "site export");
+    let client = hub.db.get().await.map_err(pg)?;
+    let handle = tokio::runtime::Handle::current();
+    let id = site.clone();
+    let body = crate::backup::blocking_body(move |out| {
+        let log = SiteLog {
+            site: id,
+            client,
+            handle,
+        };
+        if let Err(e) = crate::backup::export_events(
+            crate::reports::DayLog::events_from(&log, 1),
+            last_seq,
+            out,
+        ) {
+            tracing::info!(error = %e, "site export stopped");
+        }
+    });
+    let name = format!("attachment; filename=\"luot-province-{site}-{last_seq}.jsonl\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// How the province's report groups.
