@@ -128,6 +128,8 @@ pub fn expand_args(
                 }
             }
             _ if switch => return Err(key_error(format!("{key} is true or false"))),
+            // An empty value is a key not filled in yet (`token = ""`): not set.
+            toml::Value::String(s) if s.is_empty() => {}
             toml::Value::String(s) => out.push(OsString::from(format!("--{long}={s}"))),
             toml::Value::Integer(n) => out.push(OsString::from(format!("--{long}={n}"))),
             toml::Value::Float(x) => out.push(OsString::from(format!("--{long}={x}"))),
@@ -240,6 +242,9 @@ mod tests {
         assert_eq!(cli.espeak_voice.as_deref(), Some("vi"));
         assert!(cli.mute);
         assert_eq!(cli.repeat, Some(3));
+
+        let cli = expand("server = \"\"\n", &["--config", "FILE"]).unwrap();
+        assert_eq!(cli.server, None, "an empty value is not set");
 
         let cli = expand(
             "server = \"http://s:8080\"\nprinter = \"usb:/dev/usb/lp0\"\n",
