@@ -100,11 +100,15 @@ pub fn expand_args(
         let in_root = command
             .get_arguments()
             .find(|a| a.get_long() == Some(long.as_str()));
-        let in_sub = sub.and_then(|s| s.get_arguments().find(|a| a.get_long() == Some(long.as_str())));
+        let in_sub = sub.and_then(|s| {
+            s.get_arguments()
+                .find(|a| a.get_long() == Some(long.as_str()))
+        });
         let known_anywhere = in_root.is_some()
-            || command
-                .get_subcommands()
-                .any(|s| s.get_arguments().any(|a| a.get_long() == Some(long.as_str())));
+            || command.get_subcommands().any(|s| {
+                s.get_arguments()
+                    .any(|a| a.get_long() == Some(long.as_str()))
+            });
         if !known_anywhere || long == "config" {
             return Err(key_error(format!("unknown key {key:?}")));
         }
@@ -223,7 +227,10 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, file).unwrap();
         let mut args: Vec<OsString> = vec!["prog".into()];
-        args.extend(line.iter().map(|s| OsString::from(s.replace("FILE", path.to_str().unwrap()))));
+        args.extend(
+            line.iter()
+                .map(|s| OsString::from(s.replace("FILE", path.to_str().unwrap()))),
+        );
         let args = expand_args(args, &<Cli as clap::CommandFactory>::command())
             .map_err(|e| e.to_string())?;
         Cli::try_parse_from(args).map_err(|e| e.to_string())

@@ -101,8 +101,12 @@ pub fn server_and_token(server: &str, token: Option<&str>, role: &str) -> Findin
             Verdict::Fail,
             "Chưa có mã thiết bị (token).",
             "No device token is set.",
-            format!("tạo trong /admin → Thiết bị (hoặc {make}) rồi ghi vào token = \"…\" trong tệp cấu hình"),
-            format!("make one in /admin → Devices (or {make}) and put it as token = \"…\" in the configuration file"),
+            format!(
+                "tạo trong /admin → Thiết bị (hoặc {make}) rồi ghi vào token = \"…\" trong tệp cấu hình"
+            ),
+            format!(
+                "make one in /admin → Devices (or {make}) and put it as token = \"…\" in the configuration file"
+            ),
         );
     };
     match get_status(server, "/api/v1/state", token) {
@@ -115,7 +119,9 @@ pub fn server_and_token(server: &str, token: Option<&str>, role: &str) -> Findin
             format!("Máy chủ {server} không nhận mã thiết bị (sai hoặc đã bị thu hồi)."),
             format!("The server {server} refuses the device token (wrong or revoked)."),
             format!("tạo mã mới trong /admin → Thiết bị (hoặc {make}) và thay vào tệp cấu hình"),
-            format!("make a new one in /admin → Devices (or {make}) and put it in the configuration file"),
+            format!(
+                "make a new one in /admin → Devices (or {make}) and put it in the configuration file"
+            ),
         ),
         Ok(status) => Finding::bad(
             Verdict::Fail,
@@ -140,7 +146,10 @@ pub fn get_status(server: &str, path: &str, token: &str) -> Result<u16, String> 
         return Err("only http:// addresses are checked here".into());
     };
     let host = rest.split('/').next().unwrap_or(rest);
-    let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let with_port = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         host.to_owned()
     } else {
         format!("{host}:80")
@@ -210,7 +219,9 @@ pub fn sound(play: Option<&crate::audio::Clip>) -> Finding {
         Err(e) => Finding::bad(
             Verdict::Fail,
             format!("Không mở được thiết bị âm thanh: {e} — màn hình sẽ chỉ hiện số, không đọc."),
-            format!("The sound device cannot be opened: {e} — the screen will show calls without speaking."),
+            format!(
+                "The sound device cannot be opened: {e} — the screen will show calls without speaking."
+            ),
             fix_vi,
             fix_en,
         ),

@@ -105,8 +105,12 @@ pub fn run(args: &DoctorArgs) -> Vec<Finding> {
 
 fn status_finding(target: &Target, status: &crate::dispense::PrinterStatus) -> Finding {
     let fix_power = (
-        format!("kiểm tra nguồn, cáp và địa chỉ máy in {target}; với USB: ls -l /dev/usb/lp*, người dùng chạy kiosk cần thuộc nhóm lp"),
-        format!("check the printer's power, cable and address {target}; for USB: ls -l /dev/usb/lp*, the user the kiosk runs as must be in the lp group"),
+        format!(
+            "kiểm tra nguồn, cáp và địa chỉ máy in {target}; với USB: ls -l /dev/usb/lp*, người dùng chạy kiosk cần thuộc nhóm lp"
+        ),
+        format!(
+            "check the printer's power, cable and address {target}; for USB: ls -l /dev/usb/lp*, the user the kiosk runs as must be in the lp group"
+        ),
     );
     match &status.problem {
         Some(PrinterProblem::PaperOut) => Finding::bad(
@@ -139,8 +143,12 @@ fn status_finding(target: &Target, status: &crate::dispense::PrinterStatus) -> F
         ),
         None if !status.answers_status => Finding::bad(
             Verdict::Warn,
-            format!("Máy in {target} không trả lời trạng thái (DLE EOT): kiosk không biết trước khi hết giấy."),
-            format!("The printer {target} does not answer status (DLE EOT): the kiosk cannot tell paper-out in advance."),
+            format!(
+                "Máy in {target} không trả lời trạng thái (DLE EOT): kiosk không biết trước khi hết giấy."
+            ),
+            format!(
+                "The printer {target} does not answer status (DLE EOT): the kiosk cannot tell paper-out in advance."
+            ),
             "dùng máy in ESC/POS có trả trạng thái nếu được; nếu không, kiosk vẫn hiện số trên màn hình khi không in được",
             "use an ESC/POS printer that answers status if possible; otherwise the kiosk still shows the number when printing fails",
         ),
@@ -175,7 +183,9 @@ fn test_ticket(printer: &Printer, paper: Paper) -> Finding {
     match printer.print(&escpos::encode(&image)) {
         Ok(_) => Finding::ok(
             format!("Đã in phiếu thử trên {target}: xem mọi chữ tiếng Việt và mã QR có rõ không."),
-            format!("Printed the test ticket on {target}: check that every Vietnamese letter and the QR code are clear."),
+            format!(
+                "Printed the test ticket on {target}: check that every Vietnamese letter and the QR code are clear."
+            ),
         ),
         Err(problem) => Finding::bad(
             Verdict::Fail,

@@ -46,8 +46,8 @@ fn packaged_center_is_the_embedded_default() {
 /// unit carries the hardening the README promises.
 #[test]
 fn maintainer_scripts_and_unit_agree_with_the_server() {
-    let preinst = std::fs::read_to_string(repo().join("packaging/server/debian/preinst"))
-        .expect("preinst");
+    let preinst =
+        std::fs::read_to_string(repo().join("packaging/server/debian/preinst")).expect("preinst");
     assert!(
         preinst.contains(&format!("SUPPORTED_DATA_FORMAT={DATA_FORMAT}\n")),
         "preinst's SUPPORTED_DATA_FORMAT must equal data_format::DATA_FORMAT ({DATA_FORMAT})"
@@ -89,7 +89,10 @@ fn newer_data_format_refused_by_the_binary() {
         .args(["--listen", "127.0.0.1:0"])
         .output()
         .expect("run luot-server");
-    assert!(!out.status.success(), "a newer data format must stop the start");
+    assert!(
+        !out.status.success(),
+        "a newer data format must stop the start"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(&format!("format {}", DATA_FORMAT + 1))
@@ -262,13 +265,19 @@ fn start_installed(unit: &Path) -> (Child, String, Vec<String>) {
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             eprintln!("[installed server] {line}");
         }
     });
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 break;
             }
@@ -307,7 +316,10 @@ fn stop(child: &mut Child) {
             assert!(status.success(), "the server stopped with {status}");
             return;
         }
-        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -397,17 +409,27 @@ fn install_upgrade_and_purge_with_dpkg() {
     let passwd = run(Command::new("getent").args(["passwd", "luot"]));
     let passwd = String::from_utf8_lossy(&passwd.stdout).into_owned();
     assert!(
-        passwd.trim_end().ends_with(":/var/lib/luot:/usr/sbin/nologin"),
+        passwd
+            .trim_end()
+            .ends_with(":/var/lib/luot:/usr/sbin/nologin"),
         "a system user without a login: {passwd}"
     );
-    let uid: u32 = passwd.split(':').nth(2).and_then(|u| u.parse().ok()).expect("uid");
+    let uid: u32 = passwd
+        .split(':')
+        .nth(2)
+        .and_then(|u| u.parse().ok())
+        .expect("uid");
     assert!(uid < 1000, "a system uid: {uid}");
 
     // The units verify.
-    let units: Vec<PathBuf> = ["luot-server.service", "luot-backup.service", "luot-backup.timer"]
-        .iter()
-        .map(|u| unit_path(u))
-        .collect();
+    let units: Vec<PathBuf> = [
+        "luot-server.service",
+        "luot-backup.service",
+        "luot-backup.timer",
+    ]
+    .iter()
+    .map(|u| unit_path(u))
+    .collect();
     run(Command::new("systemd-analyze").arg("verify").args(&units));
 
     // The installed binary, as the service user, with the unit's command line.
@@ -415,7 +437,9 @@ fn install_upgrade_and_purge_with_dpkg() {
     let (child, base, lines) = start_installed(server_unit);
     cleanup.server = Some(child);
     assert!(
-        lines.iter().any(|l| l.starts_with("First run: log in as 'admin' with password")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("First run: log in as 'admin' with password")),
         "the first start prints the admin password (to the journal under systemd): {lines:?}"
     );
     let health = runtime
@@ -450,7 +474,10 @@ fn install_upgrade_and_purge_with_dpkg() {
         .collect();
     assert_eq!(backups.len(), 1, "one backup: {backups:?}");
     let events = luot_server::backup_job::check_file(&backups[0]).expect("a complete export");
-    assert!(events >= 2, "the backup holds the configuration and the ticket");
+    assert!(
+        events >= 2,
+        "the backup holds the configuration and the ticket"
+    );
 
     let mut child = cleanup.server.take().expect("server");
     stop(&mut child);
@@ -461,7 +488,10 @@ fn install_upgrade_and_purge_with_dpkg() {
         "name = \"Trung tâm Hành chính công\"",
         "name = \"Trung tâm Hành chính công phường Thử\"",
     );
-    assert_ne!(edited, center, "the center's name line is in the packaged file");
+    assert_ne!(
+        edited, center,
+        "the center's name line is in the packaged file"
+    );
     std::fs::write("/etc/luot/center.toml", &edited).expect("edit center");
 
     // Upgrade to a higher version.
@@ -517,7 +547,9 @@ fn install_upgrade_and_purge_with_dpkg() {
     // A downgrade over data of a newer format is refused and changes nothing.
     let format_file = Path::new("/var/lib/luot").join(FORMAT_FILE);
     assert_eq!(
-        std::fs::read_to_string(&format_file).expect("format file").trim(),
+        std::fs::read_to_string(&format_file)
+            .expect("format file")
+            .trim(),
         DATA_FORMAT.to_string(),
         "the data directory records its format"
     );
@@ -531,7 +563,8 @@ fn install_upgrade_and_purge_with_dpkg() {
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert!(!refused.status.success(), "the downgrade must be refused");
     assert!(
-        said.contains(&format!("format {}", DATA_FORMAT + 1)) && said.contains("Nothing was changed"),
+        said.contains(&format!("format {}", DATA_FORMAT + 1))
+            && said.contains("Nothing was changed"),
         "{said}"
     );
     assert_eq!(installed_version().as_deref(), Some(next.as_str()));
