@@ -198,7 +198,6 @@ impl Drop for Cleanup {
         // Kept by the package on purge (the backups outlive it); the test made them.
         let _ = std::fs::remove_dir_all("/var/backups/luot");
         let _ = Command::new("userdel").arg("luot").output();
-        let _ = self.scratch.path();
     }
 }
 
@@ -215,8 +214,8 @@ fn unit_path(name: &str) -> PathBuf {
 fn unit_key(path: &Path, key: &str) -> String {
     let text = std::fs::read_to_string(path).expect("unit");
     text.lines()
-        .filter_map(|l| l.strip_prefix(&format!("{key}=")))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
         .unwrap_or_else(|| panic!("{} has no {key}=", path.display()))
         .to_owned()
 }
