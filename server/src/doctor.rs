@@ -512,34 +512,42 @@ pub fn service_flags() -> Vec<(String, String)> {
         .output()
         .ok()
         .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .and_then(|text| {
-            // `{ path=/usr/bin/luot-server ; argv[]=/usr/bin/luot-server --data … ; … }`
-            let start = text.find("argv[]=")? + "argv[]=".len();
-            let rest = &text[start..];
-            Some(rest[..rest.find(" ;").unwrap_or(rest.len())].to_owned())
-        });
+        .and_then(|o| argv_of_show(&String::from_utf8_lossy(&o.stdout)));
     let line = from_systemd.or_else(|| {
         UNIT_FILES.iter().find_map(|path| {
             let text = std::fs::read_to_string(path).ok()?;
             text.lines()
+                .rev()
                 .find_map(|l| l.trim().strip_prefix("ExecStart=").map(str::to_owned))
         })
     });
-    let Some(line) = line else {
-        return Vec::new();
-    };
+    line.map(|l| flags_of(&l)).unwrap_or_default()
+}
+
+/// The command line in `systemctl show -p ExecStart --value`'s answer:
+/// `{ path=/usr/bin/luot-server ; argv[]=/usr/bin/luot-server --data … ; … }`.
+fn argv_of_show(text: &str) -> Option<String> {
+    let start = text.find("argv[]=")? + "argv[]=".len();
+    let rest = &text[start..];
+    Some(
+        rest[..rest.find(" ;").unwrap_or(rest.len())]
+            .trim()
+            .to_owned(),
+    )
+}
+
+/// `--data`, `--config` and `--listen` with their values, from a command line.
+fn flags_of(line: &str) -> Vec<(String, String)> {
     let words: Vec<&str> = line.split_whitespace().collect();
-    let mut flags = Vec::new();
-    for pair in words.windows(2) {
-        if let ["--data" | "--config" | "--listen", value] = pair {
-            flags.push((
-                pair[0].trim_start_matches('-').to_owned(),
-                (*value).to_owned(),
-            ));
-        }
-    }
-    flags
+    words
+        .windows(2)
+        .filter_map(|pair| match pair {
+            [flag @ ("--data" | "--config" | "--listen"), value] => {
+                Some((flag.trim_start_matches('-').to_owned(), (*value).to_owned()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -558,6 +566,32 @@ mod tests {
         let (_, finding) = center(Some(&path));
         assert_eq!(finding.verdict, Verdict::Fail);
         assert!(finding.en.contains("center.toml"), "{}", finding.en);
+    }
+
+    /// The service's paths are read from systemd's answer and from the unit's line.
+    #[test]
+    fn service_command_line_read() {
+        let show = "{ path=/usr/bin/luot-server ; argv[]=/usr/bin/luot-server --listen 0.0.0.0:9000 \
+                    --data /srv/luot --config /etc/luot/center.toml ; ignore_errors=no ; \
+                    start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }";
+        let argv = argv_of_show(show).expect("argv");
+        assert_eq!(
+            flags_of(&argv),
+            [
+                ("listen".to_owned(), "0.0.0.0:9000".to_owned()),
+                ("data".to_owned(), "/srv/luot".to_owned()),
+                ("config".to_owned(), "/etc/luot/center.toml".to_owned()),
+            ]
+        );
+        let unit = include_str!("../../packaging/server/debian/luot-server.service");
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .expect("ExecStart");
+        let flags = flags_of(line);
+        assert!(flags.contains(&("data".to_owned(), "/var/lib/luot".to_owned())));
+        assert!(flags.contains(&("config".to_owned(), "/etc/luot/center.toml".to_owned())));
+        assert_eq!(argv_of_show("nothing"), None);
     }
 
     /// A port held by something that is not Lượt is a failure with the command to find it.
