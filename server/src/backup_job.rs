@@ -19,7 +19,8 @@ const SUFFIX: &str = ".jsonl";
 /// How long the server may stay silent mid-export, and how long to connect.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Another export running (`409`): tries, and the pause between them.
+/// Another export running (`409`) or a server not listening yet: tries, and the pause
+/// between them.
 const BUSY_TRIES: u32 = 10;
 const BUSY_PAUSE: Duration = Duration::from_secs(15);
 /// Longest line of an export, as import reads it.
@@ -107,12 +108,15 @@ pub async fn run(options: &BackupOptions) -> anyhow::Result<Written> {
     let mut tries = 0;
     let mut response = loop {
         tries += 1;
-        let response = client
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the server at {url}"))?;
+        let response = match client.get(&url).bearer_auth(&token).send().await {
+            // Right after boot the timer may fire before the server listens.
+            Err(e) if e.is_connect() && tries < BUSY_TRIES => {
+                tracing::info!(error = %e, "the server does not answer yet; trying again shortly");
+                tokio::time::sleep(BUSY_PAUSE).await;
+                continue;
+            }
+            other => other.with_context(|| format!("cannot reach the server at {url}"))?,
+        };
         let status = response.status();
         if status == reqwest::StatusCode::CONFLICT && tries < BUSY_TRIES {
             tracing::info!("another export is running; trying again shortly");

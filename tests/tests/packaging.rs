@@ -107,6 +107,64 @@ fn newer_data_format_refused_by_the_binary() {
     assert_eq!(names, [FORMAT_FILE], "nothing else was written");
 }
 
+/// `systemd-analyze verify` passes the units and says nothing about them (it exits 0 even
+/// for an unknown key or a bad value, only warning).
+fn verify_units(units: &[PathBuf]) {
+    let out = run(Command::new("systemd-analyze").arg("verify").args(units));
+    let said = String::from_utf8_lossy(&out.stderr);
+    let about_ours: Vec<&str> = said
+        .lines()
+        .filter(|l| units.iter().any(|u| l.contains(&*u.to_string_lossy())))
+        .collect();
+    assert!(
+        about_ours.is_empty(),
+        "systemd-analyze verify: {about_ours:#?}"
+    );
+}
+
+/// The display's and the kiosk's units verify. `cage` is not installed here, so the copies
+/// checked start `/bin/sh` in its place; every other line is the packaged one.
+#[test]
+fn display_and_kiosk_units_verify() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI installs systemd (systemd-analyze)"
+        );
+        eprintln!("SKIPPED display_and_kiosk_units_verify: systemd-analyze is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut units = Vec::new();
+    for kind in ["display", "kiosk"] {
+        let name = format!("luot-{kind}.service");
+        let text = std::fs::read_to_string(repo().join(format!("packaging/{kind}/debian/{name}")))
+            .expect("unit");
+        assert!(
+            text.contains(&format!(
+                "ExecStart=/usr/bin/cage -d -- /usr/bin/luot-{kind} --config /etc/luot/{kind}.toml\n"
+            )),
+            "{name} starts the client in cage with its configuration file"
+        );
+        assert!(
+            text.contains("\nRestart=always\n"),
+            "{name} restarts by itself"
+        );
+        let path = dir.path().join(&name);
+        std::fs::write(
+            &path,
+            text.replace("ExecStart=/usr/bin/cage ", "ExecStart=/bin/sh "),
+        )
+        .expect("write");
+        units.push(path);
+    }
+    verify_units(&units);
+}
+
 /// Whether the installing test may run here; panics in CI when it cannot.
 fn dpkg_test_enabled() -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
@@ -429,7 +487,7 @@ fn install_upgrade_and_purge_with_dpkg() {
     .iter()
     .map(|u| unit_path(u))
     .collect();
-    run(Command::new("systemd-analyze").arg("verify").args(&units));
+    verify_units(&units);
 
     // The installed binary, as the service user, with the unit's command line.
     let server_unit = &units[0];
