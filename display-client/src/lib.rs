@@ -20,6 +20,8 @@
 pub mod announcer;
 pub mod app;
 pub mod audio;
+pub mod config_file;
+pub mod doctor;
 pub mod link;
 pub mod screen;
 pub mod speech;

@@ -20,6 +20,11 @@ use tokio::sync::watch;
 #[derive(Debug, Parser)]
 #[command(name = "luot-display", version)]
 struct Args {
+    /// A TOML file of these flags (each key a flag without `--`, e.g. `server = "http://…"`,
+    /// `token = "…"`); flags on the command line win. The packaged service reads
+    /// /etc/luot/display.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Server base URL.
     #[arg(long, env = "LUOT_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
@@ -65,6 +70,19 @@ struct Args {
     /// No sound at all.
     #[arg(long)]
     mute: bool,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Cmd {
+    /// Checks this TV's machine: the server and the token, the sound device and the voice;
+    /// says what to fix (Vietnamese and English).
+    Doctor {
+        /// Also play the test announcement on the speaker.
+        #[arg(long)]
+        play: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -81,7 +99,14 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let argv = luot_display::config_file::expand_args(
+        std::env::args_os().collect(),
+        &<Args as clap::CommandFactory>::command(),
+    )?;
+    let args = Args::parse_from(argv);
+    if let Some(Cmd::Doctor { play }) = &args.command {
+        return doctor(&args, *play);
+    }
     check_template(&args.template).map_err(anyhow::Error::msg)?;
     let settings = AnnounceSettings {
         template: args.template.clone(),
@@ -97,6 +122,40 @@ fn main() -> anyhow::Result<()> {
         );
     };
     run_screen(&args, settings, &token)
+}
+
+fn doctor(args: &Args, play: bool) -> anyhow::Result<()> {
+    use luot_display::doctor::{self, VoiceChoice};
+    let mut findings = vec![doctor::server_and_token(
+        &args.server,
+        args.token.as_deref(),
+        "display",
+    )];
+    let choice = match args.voice {
+        VoiceKind::Espeak => VoiceChoice::Espeak(args.espeak_voice.clone()),
+        VoiceKind::Clips => VoiceChoice::Clips(args.clips.clone()),
+        VoiceKind::None => VoiceChoice::None,
+    };
+    let (voice, clip) = doctor::voice(&choice, "Mời số 1005 đến quầy số 3");
+    findings.push(voice);
+    if args.mute {
+        findings.push(doctor::Finding::bad(
+            doctor::Verdict::Warn,
+            "Màn hình đang tắt tiếng (mute).",
+            "The screen is muted.",
+            "bỏ mute = true khỏi tệp cấu hình",
+            "remove mute = true from the configuration file",
+        ));
+    } else {
+        findings.push(doctor::sound(if play { clip.as_ref() } else { None }));
+    }
+    let text = doctor::render(&findings);
+    let mut stdout = std::io::stdout();
+    let _ = std::io::Write::write_all(&mut stdout, text.as_bytes());
+    if doctor::failed(&findings) {
+        bail!("the checks above found something to fix / có lỗi cần sửa ở trên");
+    }
+    Ok(())
 }
 
 fn open_voice(args: &Args) -> Option<Box<dyn Voice>> {

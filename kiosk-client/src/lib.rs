@@ -24,6 +24,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod dispense;
+pub mod doctor;
 pub mod escpos;
 pub mod net;
 pub mod printer;

@@ -46,6 +46,9 @@ enum Command {
     Issue(cli::IssueArgs),
     /// Prints a sample with every Vietnamese letter in every case, and a QR code.
     PrintTest(cli::PrintTestArgs),
+    /// Checks this kiosk's machine: the server and the token, the printer's status and a
+    /// test ticket, the voice guide; says what to fix (Vietnamese and English).
+    Doctor(luot_kiosk::doctor::DoctorArgs),
     /// Says a sentence with the voice guide's voice (or writes it to a WAV file) and exits:
     /// checks espeak-ng and the sound card when installing a kiosk.
     VoiceTest {
@@ -70,6 +73,12 @@ enum Mode {
 /// The touch screen's arguments.
 #[derive(Debug, Args)]
 struct ScreenArgs {
+    /// A TOML file of these flags (each key a flag without `--`, e.g. `printer =
+    /// "usb:/dev/usb/lp0"`); flags on the command line win. Before a command
+    /// (`--config FILE doctor`) it gives that command the keys it takes. The packaged
+    /// service reads /etc/luot/kiosk.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The touch menu's printer: `usb:/dev/usb/lp0`, `tcp:HOST:9100` or `file:PATH`
     /// (required for the touch menu; a rating screen prints nothing).
     #[arg(long, env = "LUOT_PRINTER")]
@@ -125,7 +134,11 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let argv = luot_display::config_file::expand_args(
+        std::env::args_os().collect(),
+        &<Cli as clap::CommandFactory>::command(),
+    )?;
+    let cli = Cli::parse_from(argv);
     match cli.command {
         Some(Command::Issue(args)) => match cli::run_issue(&args, &mut std::io::stdout()) {
             Err(e) if e.downcast_ref::<cli::IssueFailure>().is_some() => {
@@ -139,6 +152,15 @@ fn main() -> anyhow::Result<()> {
         },
         Some(Command::PrintTest(args)) => cli::run_print_test(&args, &mut std::io::stdout()),
         Some(Command::VoiceTest { wav, espeak_voice }) => voice_test(wav, &espeak_voice),
+        Some(Command::Doctor(args)) => {
+            let findings = luot_kiosk::doctor::run(&args);
+            let text = luot_display::doctor::render(&findings);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+            if luot_display::doctor::failed(&findings) {
+                bail!("the checks above found something to fix / có lỗi cần sửa ở trên");
+            }
+            Ok(())
+        }
         None => run_screen(&cli.screen),
     }
 }

@@ -70,6 +70,30 @@ enum Cmd {
         /// The export file.
         file: PathBuf,
     },
+    /// Checks this machine for a center: time zone, clock sync, free disk, open-files limit,
+    /// the port, the center file and the data directory; says what to fix. Without flags it
+    /// checks what the installed service uses.
+    Doctor {
+        /// Free disk (MB) below which the data directory's disk is reported.
+        #[arg(long, default_value_t = luot_server::doctor::DEFAULT_MIN_FREE_BYTES >> 20)]
+        min_free_mb: u64,
+    },
+    /// Backs up a running server: its export (GET /api/v1/admin/export) into a new file of
+    /// DIR, checked before it is kept; the oldest beyond --keep are deleted.
+    Backup {
+        /// The running server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// A file holding an admin token (not readable by everyone).
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The directory of the backups.
+        #[arg(long)]
+        to_dir: PathBuf,
+        /// How many backups are kept.
+        #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u16).range(1..))]
+        keep: u16,
+    },
     /// The province's hub: projects every site's shipped log from NATS JetStream into
     /// PostgreSQL and serves the provincial page `/province` and its API.
     Hub(HubArgs),
@@ -169,7 +193,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -183,6 +208,22 @@ fn run() -> anyhow::Result<()> {
         Some(Cmd::Export { to, salvage }) => return export(&cli.data, &to, salvage),
         Some(Cmd::Import { file }) => return import(&cli.data, &file),
         Some(Cmd::Hub(args)) => return hub(args, &cli.province),
+        Some(Cmd::Doctor { min_free_mb }) => {
+            return doctor(&mut cli, &matches, min_free_mb);
+        }
+        Some(Cmd::Backup {
+            server,
+            token_file,
+            to_dir,
+            keep,
+        }) => {
+            return backup(luot_server::backup_job::BackupOptions {
+                server,
+                token_file,
+                dir: to_dir,
+                keep: usize::from(keep),
+            });
+        }
         None => {}
     }
     let ship = match (&cli.ship, &cli.site) {
@@ -416,6 +457,58 @@ fn import(data: &std::path::Path, file: &std::path::Path) -> anyhow::Result<()> 
     ));
     for note in &summary.lost {
         say(&format!("note: {note}"));
+    }
+    Ok(())
+}
+
+fn doctor(cli: &mut Cli, matches: &clap::ArgMatches, min_free_mb: u64) -> anyhow::Result<()> {
+    use clap::parser::ValueSource;
+    use luot_server::doctor;
+    let given = |id: &str| {
+        matches!(
+            matches.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    // Without flags, check what the installed service runs with.
+    for (flag, value) in doctor::service_flags() {
+        match flag.as_str() {
+            "data" if !given("data") => cli.data = PathBuf::from(value),
+            "config" if !given("config") => cli.config = Some(PathBuf::from(value)),
+            "listen" if !given("listen") => {
+                if let Ok(addr) = value.parse() {
+                    cli.listen = addr;
+                }
+            }
+            _ => {}
+        }
+    }
+    let findings = doctor::run(&doctor::DoctorOptions {
+        data: cli.data.clone(),
+        center_file: cli.config.clone(),
+        listen: cli.listen,
+        min_free_bytes: min_free_mb.saturating_mul(1 << 20),
+    });
+    say(doctor::render(&findings).trim_end());
+    if findings.iter().any(|f| f.verdict == doctor::Verdict::Fail) {
+        anyhow::bail!("the checks above found something to fix / có lỗi cần sửa ở trên");
+    }
+    Ok(())
+}
+
+fn backup(options: luot_server::backup_job::BackupOptions) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let written = runtime.block_on(luot_server::backup_job::run(&options))?;
+    say(&format!(
+        "backed up {} events ({} bytes) to {}",
+        written.events,
+        written.bytes,
+        written.path.display()
+    ));
+    for old in &written.deleted {
+        say(&format!("deleted {}", old.display()));
     }
     Ok(())
 }

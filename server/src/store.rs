@@ -75,6 +75,10 @@ pub enum StoreError {
     /// The disk refused a read or write (full, failing, gone); the store is reopening.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The directory's data format is newer than this build reads, or its format file is
+    /// unreadable ([`crate::data_format`]).
+    #[error("{0}")]
+    Format(#[from] crate::data_format::FormatError),
 }
 
 impl StoreError {
@@ -272,6 +276,7 @@ pub struct Damage {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
+        crate::data_format::check_and_record(dir)?;
         let trees = Trees::open(dir).map_err(|e| match e {
             sled::Error::Io(io) => StoreError::Unavailable(io.to_string()),
             other => StoreError::Db(other),
