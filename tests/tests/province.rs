@@ -312,4 +312,37 @@ async fn an_empty_database_is_filled_from_the_stream() {
         "{}",
         hub.log()
     );
+
+    // The province's copy of a site rebuilds it: an admin downloads it, import takes it.
+    let viewer = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    viewer
+        .get("/api/v1/province/sites/a/export")
+        .await
+        .expect_status(403);
+    api.get("/api/v1/province/sites/nowhere/export")
+        .await
+        .expect_status(404);
+    let file = api
+        .get("/api/v1/province/sites/a/export")
+        .await
+        .expect_status(200)
+        .body;
+    let last = a.api_as(ADMIN).seq().await;
+    let events = file.lines().filter(|l| l.starts_with("{\"event\"")).count();
+    assert_eq!(events as u64, last, "every event of the site in its export");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("a.jsonl");
+    std::fs::write(&path, &file).expect("write");
+    let output = std::process::Command::new(luot_tests::server_binary())
+        .arg("--data")
+        .arg(dir.path().join("rebuilt"))
+        .arg("import")
+        .arg(&path)
+        .output()
+        .expect("import");
+    assert!(
+        output.status.success(),
+        "import refused the province's copy: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
