@@ -195,7 +195,8 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
+/// The value of cookie `name` of a request, if it has one.
+pub(crate) fn cookie(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)

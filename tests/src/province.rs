@@ -537,49 +537,24 @@ impl Hub {
 
     /// Creates a token with the CLI; returns it.
     pub fn token(&self, role: &str) -> String {
-        let output = Command::new(server_binary())
-            .args([
-                "hub",
-                "--postgres",
-                &self.postgres,
-                "token",
-                "create",
-                "--role",
-                role,
-            ])
-            .output()
-            .expect("cannot run the hub's token command");
-        assert!(
-            output.status.success(),
-            "token create failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
+        self.cli(&["token", "create", "--role", role])
     }
 
     /// Sets an account with the CLI; returns its password.
     pub fn user(&self, name: &str, role: &str) -> String {
+        self.cli(&["user", "set", name, "--role", role])
+    }
+
+    /// Runs `luot-server hub --postgres … ARGS`; returns the last line it printed.
+    fn cli(&self, args: &[&str]) -> String {
         let output = Command::new(server_binary())
-            .args([
-                "hub",
-                "--postgres",
-                &self.postgres,
-                "user",
-                "set",
-                name,
-                "--role",
-                role,
-            ])
+            .args(["hub", "--postgres", &self.postgres])
+            .args(args)
             .output()
-            .expect("cannot run the hub's user command");
+            .expect("cannot run the hub's command line");
         assert!(
             output.status.success(),
-            "user set failed: {}",
+            "hub {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout)

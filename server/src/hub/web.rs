@@ -35,8 +35,6 @@ const COOKIE: &str = "luot_hub_session";
 const SESSION_SECS: i64 = 12 * 3600;
 /// Largest request body (a login).
 const MAX_BODY: usize = 4 * 1024;
-/// Longest period one report may cover.
-const MAX_DAYS: i32 = 732;
 /// Connections at once.
 const MAX_CONNECTIONS: usize = 1024;
 
@@ -148,18 +146,6 @@ fn unauthorized() -> ApiError {
     ApiError::Unauthorized("log in, or send Authorization: Bearer <a hub token>".into())
 }
 
-fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 fn pg(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %e, "PostgreSQL");
     ApiError::Unavailable("the province's database cannot be reached; try again shortly".into())
@@ -191,7 +177,7 @@ impl FromRequestParts<HubState> for Who {
                 role: row.get(1),
             });
         }
-        let session = cookie(parts, COOKIE).ok_or_else(unauthorized)?;
+        let session = crate::auth::cookie(parts, COOKIE).ok_or_else(unauthorized)?;
         let row = client
             .query_opt(
                 "SELECT u.name, u.role FROM hub_sessions s JOIN hub_users u ON u.name = s.name
@@ -281,7 +267,7 @@ async fn logout(State(hub): State<HubState>, parts: axum::http::HeaderMap) -> Re
     let mut fake = axum::http::Request::new(());
     *fake.headers_mut() = parts;
     let (parts, _) = fake.into_parts();
-    if let Some(session) = cookie(&parts, COOKIE) {
+    if let Some(session) = crate::auth::cookie(&parts, COOKIE) {
         let client = hub.db.get().await.map_err(pg)?;
         client
             .execute(
@@ -494,14 +480,6 @@ struct ProvinceReport {
     total: Row,
 }
 
-fn bad(message: &str) -> ApiError {
-    ApiError::Bad(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_query",
-        message.to_owned(),
-    )
-}
-
 async fn reports(
     State(hub): State<HubState>,
     who: Who,
@@ -514,20 +492,7 @@ async fn reports(
         .first()
         .map(|(_, s)| s.engine.local_date(Timestamp::now()))
         .unwrap_or_else(|| Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
-    let to = q.to.or(q.from).unwrap_or(today);
-    let from = q.from.unwrap_or(to);
-    if from > to {
-        return Err(bad("`from` must not be after `to`"));
-    }
-    if from.year() < 2000 || to.year() > 2100 {
-        return Err(bad("reports cover days from 2000 to 2100"));
-    }
-    if from
-        .until(to)
-        .map_or(true, |span| span.get_days() >= MAX_DAYS)
-    {
-        return Err(bad("a report covers at most two years"));
-    }
+    let (from, to) = crate::reports::period(q.from, q.to, today)?;
     let mut chosen = hub.sites.all();
     if let Some(site) = &q.site {
         chosen.retain(|(id, _)| id == site);

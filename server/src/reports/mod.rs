@@ -121,20 +121,7 @@ async fn report(
     let config = app.engine.config().await?;
     let tz = config.time_zone().map_err(|e| ApiError::Domain(e.into()))?;
     let today = app.clock.now().to_zoned(tz.clone()).date();
-    let to = q.to.or(q.from).unwrap_or(today);
-    let from = q.from.unwrap_or(to);
-    if from > to {
-        return Err(bad("`from` must not be after `to`"));
-    }
-    if from.year() < 2000 || to.year() > 2100 {
-        return Err(bad("reports cover days from 2000 to 2100"));
-    }
-    if from
-        .until(to)
-        .map_or(true, |span| span.get_days() >= MAX_DAYS)
-    {
-        return Err(bad("a report covers at most two years"));
-    }
+    let (from, to) = period(q.from, q.to, today)?;
     let store = app.store.clone();
     let report = tokio::task::spawn_blocking(move || build(&store, &config, &tz, from, to, q.by))
         .await
@@ -155,6 +142,26 @@ async fn report(
                 .into_response()
         }
     })
+}
+
+/// The days a report covers: `from` alone is one day, neither is `today`; refused (422) when
+/// `from` is after `to`, outside 2000–2100, or over two years.
+pub fn period(from: Option<Date>, to: Option<Date>, today: Date) -> Result<(Date, Date)> {
+    let to = to.or(from).unwrap_or(today);
+    let from = from.unwrap_or(to);
+    if from > to {
+        return Err(bad("`from` must not be after `to`"));
+    }
+    if from.year() < 2000 || to.year() > 2100 {
+        return Err(bad("reports cover days from 2000 to 2100"));
+    }
+    if from
+        .until(to)
+        .map_or(true, |span| span.get_days() >= MAX_DAYS)
+    {
+        return Err(bad("a report covers at most two years"));
+    }
+    Ok((from, to))
 }
 
 fn bad(message: &str) -> ApiError {
