@@ -1,0 +1,363 @@
+//! Attacks on the province: two servers shipping as one site, a phantom site flooding the
+//! stream with held-back events, and an event lost from the middle of the stream. Each test
+//! asserts what the province promises; a failure is a finding.
+
+use std::time::Duration;
+
+use luot_shared::Recorded;
+use luot_tests::province::{self, CONVERGE, Hub, Nats, PROVINCE, Postgres, site, site_events};
+use luot_tests::{ADMIN, Api, copy_dir, poll_until};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// A bare NATS client speaking the text protocol: publish with headers, request/reply.
+struct RawNats {
+    io: BufReader<TcpStream>,
+    next: u64,
+}
+
+impl RawNats {
+    async fn connect(port: u16) -> RawNats {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.expect("nats");
+        let mut nats = RawNats {
+            io: BufReader::new(stream),
+            next: 0,
+        };
+        let mut info = String::new();
+        nats.io.read_line(&mut info).await.expect("INFO");
+        nats.io
+            .get_mut()
+            .write_all(
+                b"CONNECT {\"headers\":true,\"verbose\":false,\"no_responders\":true}\r\nSUB _RED.* 1\r\n",
+            )
+            .await
+            .expect("CONNECT");
+        nats
+    }
+
+    fn frame(subject: &str, reply: Option<&str>, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut h = String::from("NATS/1.0\r\n");
+        for (k, v) in headers {
+            h.push_str(&format!("{k}: {v}\r\n"));
+        }
+        h.push_str("\r\n");
+        let reply = reply.map(|r| format!(" {r}")).unwrap_or_default();
+        let mut out = format!(
+            "HPUB {subject}{reply} {} {}\r\n",
+            h.len(),
+            h.len() + body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// Publishes without waiting for the stream's acknowledgement.
+    async fn publish(&mut self, subject: &str, headers: &[(&str, &str)], body: &[u8]) {
+        let frame = RawNats::frame(subject, None, headers, body);
+        self.io.get_mut().write_all(&frame).await.expect("HPUB");
+    }
+
+    /// Sends and waits for the reply's payload.
+    async fn request(&mut self, subject: &str, headers: &[(&str, &str)], body: &[u8]) -> Value {
+        self.next += 1;
+        let reply = format!("_RED.{}", self.next);
+        let frame = RawNats::frame(subject, Some(&reply), headers, body);
+        self.io.get_mut().write_all(&frame).await.expect("HPUB");
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(20), self.io.read_line(&mut line))
+                .await
+                .expect("a reply in time")
+                .expect("read");
+            assert!(n > 0, "NATS closed the connection");
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.first().copied() {
+                Some("PING") => self.io.get_mut().write_all(b"PONG\r\n").await.expect("PONG"),
+                Some("MSG") | Some("HMSG") => {
+                    let total: usize = words.last().and_then(|w| w.parse().ok()).expect("size");
+                    let headers: usize = if words[0] == "HMSG" {
+                        words[words.len() - 2].parse().expect("header size")
+                    } else {
+                        0
+                    };
+                    let mut data = vec![0u8; total + 2];
+                    self.io.read_exact(&mut data).await.expect("payload");
+                    if words[2] != reply {
+                        continue;
+                    }
+                    let body = &data[headers..total];
+                    return serde_json::from_slice(body).unwrap_or(Value::Null);
+                }
+                Some("-ERR") => panic!("NATS: {line}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn stream() -> String {
+    format!("LUOT_{}", PROVINCE.to_uppercase())
+}
+
+/// Waits until the site's shipping reports every event acknowledged.
+async fn caught_up(admin: &Api) -> Value {
+    let seq = admin.seq().await;
+    poll_until(CONVERGE, "the site to ship its log", || async {
+        let v: Value = admin
+            .get("/api/v1/admin/ship")
+            .await
+            .expect_status(200)
+            .json();
+        let s = &v["shipping"];
+        (s["acked_seq"].as_u64() == Some(seq) || s["state"] == "refused").then_some(s.clone())
+    })
+    .await
+}
+
+/// The events PostgreSQL holds for one site, in seq order.
+async fn hub_events(pg: &Postgres, site: &str) -> Vec<Recorded> {
+    let client = pg.client().await;
+    client
+        .query(
+            "SELECT body::text FROM hub_events WHERE site = $1 ORDER BY seq",
+            &[&site],
+        )
+        .await
+        .expect("hub_events")
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<_, String>(0)).expect("an event"))
+        .collect()
+}
+
+fn same(a: &Recorded, b: &Recorded) -> bool {
+    a.seq == b.seq && a.at == b.at && a.event.kind() == b.event.kind()
+}
+
+/// A second server shipping as the same site (a data directory cloned onto another machine)
+/// is refused, and the province's log of the site is one server's log, not a mix of both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cloned_site_is_refused_not_interleaved() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let mut a = site("s1", &nats.url());
+    let mut b = site("s1", &nats.url());
+    let admin_a = a.api_as(ADMIN);
+    admin_a.issue_ticket_any().await;
+    caught_up(&admin_a).await;
+
+    // B becomes a copy of A: the same log, the same shipping cursor.
+    b.kill9();
+    a.kill9();
+    let data_b = b.data_dir();
+    std::fs::remove_dir_all(&data_b).expect("rm");
+    copy_dir(&a.data_dir(), &data_b);
+    a.restart();
+    b.restart();
+    let admin_a = Api::new(a.base_url(), Some(&a.token(ADMIN)));
+    let admin_b = Api::new(b.base_url(), Some(&a.token(ADMIN)));
+    caught_up(&admin_a).await;
+    caught_up(&admin_b).await;
+
+    // The two now write different events and ship them in turn.
+    for admin in [&admin_a, &admin_b, &admin_b, &admin_a] {
+        admin.issue_ticket_any().await;
+        caught_up(admin).await;
+    }
+    let log_a = site_events(&admin_a).await;
+    let log_b = site_events(&admin_b).await;
+    let state_a = caught_up(&admin_a).await;
+    let state_b = caught_up(&admin_b).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    let last_a = log_a.last().map_or(0, |r| r.seq);
+    poll_until(CONVERGE, "the hub to project s1", || async {
+        let v: Value = hub_api.get("/api/v1/province/state").await.json();
+        v["sites"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["site"] == "s1" && s["last_seq"].as_u64() >= Some(last_a))
+            .then_some(())
+    })
+    .await;
+    let projected = hub_events(&pg, "s1").await;
+    let from_a = projected
+        .iter()
+        .filter(|e| log_a.iter().any(|x| same(x, e)) && !log_b.iter().any(|x| same(x, e)))
+        .count();
+    let from_b = projected
+        .iter()
+        .filter(|e| log_b.iter().any(|x| same(x, e)) && !log_a.iter().any(|x| same(x, e)))
+        .count();
+    eprintln!(
+        "A: {:?} acked {}, B: {:?} acked {}; the province holds {} events only A wrote and {} only B wrote",
+        state_a["state"], state_a["acked_seq"], state_b["state"], state_b["acked_seq"], from_a, from_b
+    );
+    assert!(
+        state_a["state"] == "refused" || state_b["state"] == "refused",
+        "neither server shipping as s1 was refused: A {state_a}, B {state_b}"
+    );
+    assert!(
+        from_a == 0 || from_b == 0,
+        "the province's log of s1 mixes two servers' logs: {from_a} events of A and {from_b} of B"
+    );
+}
+
+/// Events of a site that never existed, each past the cursor's next, do not stop the
+/// province from projecting its real sites.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn held_back_events_of_a_phantom_site_do_not_stall_the_province() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let s1 = site("s1", &nats.url());
+    let admin = s1.api_as(ADMIN);
+    admin.issue_ticket_any().await;
+    caught_up(&admin).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    luot_tests::province::converge(&hub_api, &[("s1", &s1)]).await;
+
+    // A well-formed event, re-numbered: seqs 2..=20_001 of site "zz"; its seq 1 never comes.
+    let model = site_events(&admin).await.pop().expect("an event");
+    let mut raw = RawNats::connect(nats.port).await;
+    let subject = format!("luot.{PROVINCE}.zz");
+    for seq in 2..=20_001u64 {
+        let mut rec = model.clone();
+        rec.seq = seq;
+        let body = serde_json::to_vec(&rec).expect("json");
+        let id = format!("zz:{seq}");
+        raw.publish(&subject, &[("Nats-Msg-Id", &id)], &body).await;
+    }
+    let info = raw
+        .request(&format!("$JS.API.STREAM.INFO.{}", stream()), &[], b"")
+        .await;
+    eprintln!("stream holds {} messages", info["state"]["messages"]);
+
+    // The real site goes on; the hub must keep projecting it.
+    for _ in 0..5 {
+        admin.issue_ticket_any().await;
+    }
+    caught_up(&admin).await;
+    let want = admin.seq().await;
+    let result = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let v: Value = hub_api.get("/api/v1/province/state").await.json();
+            let have = v["sites"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|s| s["site"] == "s1")
+                .and_then(|s| s["last_seq"].as_u64())
+                .unwrap_or(0);
+            if have >= want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    let v: Value = hub_api.get("/api/v1/province/state").await.json();
+    assert!(
+        result.is_ok(),
+        "s1 is at {want} but the hub stopped projecting it behind a phantom site's held-back events: {}",
+        v["projection"]
+    );
+}
+
+/// An event lost from the middle of the stream (not its end) is shipped again, so the
+/// province's log of the site is completed instead of held at a gap forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_lost_in_the_middle_of_the_stream_is_shipped_again() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let s1 = site("s1", &nats.url());
+    let admin = s1.api_as(ADMIN);
+    admin.issue_ticket_any().await;
+    caught_up(&admin).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    luot_tests::province::converge(&hub_api, &[("s1", &s1)]).await;
+
+    // The hub is down while the site ships three more events; the stream then loses the
+    // middle one.
+    hub.kill9();
+    for _ in 0..3 {
+        admin.issue_ticket_any().await;
+    }
+    caught_up(&admin).await;
+    let mut raw = RawNats::connect(nats.port).await;
+    let last = raw
+        .request(
+            &format!("$JS.API.STREAM.MSG.GET.{}", stream()),
+            &[],
+            format!("{{\"last_by_subj\":\"luot.{PROVINCE}.s1\"}}").as_bytes(),
+        )
+        .await;
+    let last_seq = last["message"]["seq"].as_u64().expect("a last message");
+    let deleted = raw
+        .request(
+            &format!("$JS.API.STREAM.MSG.DELETE.{}", stream()),
+            &[],
+            format!("{{\"seq\":{}}}", last_seq - 1).as_bytes(),
+        )
+        .await;
+    assert_eq!(deleted["success"], true, "{deleted}");
+
+    hub.restart();
+    admin.issue_ticket_any().await;
+    caught_up(&admin).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    let want = admin.seq().await;
+    let result = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let v: Value = hub_api.get("/api/v1/province/state").await.json();
+            let s = v["sites"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|s| s["site"] == "s1")
+                .cloned()
+                .unwrap_or(Value::Null);
+            if s["last_seq"].as_u64() >= Some(want) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    let v: Value = hub_api.get("/api/v1/province/state").await.json();
+    let ship: Value = admin.get("/api/v1/admin/ship").await.json();
+    assert!(
+        result.is_ok(),
+        "the province's log of s1 stays at a gap while the site says {}: hub {}",
+        ship["shipping"]["state"],
+        v["sites"]
+    );
+}
+
+/// Helper trait: a ticket in the default center's first service.
+trait IssueAny {
+    async fn issue_ticket_any(&self);
+}
+
+impl IssueAny for Api {
+    async fn issue_ticket_any(&self) {
+        self.issue("tnmt", None).await.expect_status(201);
+    }
+}
