@@ -86,7 +86,7 @@ impl RawNats {
                     };
                     let mut data = vec![0u8; total + 2];
                     self.io.read_exact(&mut data).await.expect("payload");
-                    if words[2] != reply {
+                    if words[1] != reply {
                         continue;
                     }
                     let body = &data[headers..total];
