@@ -6,6 +6,8 @@ CREATE TABLE hub_sites (
     site         text PRIMARY KEY,
     last_seq     bigint NOT NULL DEFAULT 0,
     last_at      timestamptz,
+    -- The stream sequence of the event at last_seq (a gap is filled from after it).
+    stream_seq   bigint NOT NULL DEFAULT 0,
     name         text NOT NULL DEFAULT '',
     time_zone    text NOT NULL DEFAULT 'Asia/Ho_Chi_Minh',
     projected_at timestamptz NOT NULL DEFAULT now(),

@@ -263,6 +263,28 @@ impl Postgres {
         );
     }
 
+    /// Drops the database and creates it again, empty: a database lost and replaced.
+    pub fn replace_database(&self) {
+        let port = self.port.to_string();
+        self.run(
+            "dropdb",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "luot",
+                "--force",
+                "luot",
+            ],
+        );
+        self.run(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", "luot", "luot"],
+        );
+    }
+
     /// The connection string.
     pub fn url(&self) -> String {
         format!("postgres://luot@127.0.0.1:{}/luot", self.port)
@@ -324,6 +346,12 @@ pub struct Link {
 impl Link {
     /// Starts forwarding to `127.0.0.1:target`.
     pub async fn start(target: u16) -> Link {
+        Link::with_latency(target, Duration::ZERO).await
+    }
+
+    /// Starts forwarding to `127.0.0.1:target`, holding each chunk `one_way` before passing
+    /// it on (a WAN's latency: a request and its answer take twice that).
+    pub async fn with_latency(target: u16, one_way: Duration) -> Link {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let cut = Arc::new(AtomicBool::new(false));
@@ -342,8 +370,14 @@ impl Link {
                     }
                     let task = tokio::spawn(async move {
                         if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            if one_way.is_zero() {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                                    .await;
+                            } else {
+                                let (ri, wi) = inbound.into_split();
+                                let (ro, wo) = outbound.into_split();
+                                tokio::join!(delayed(ri, wo, one_way), delayed(ro, wi, one_way));
+                            }
                         }
                     });
                     let mut list = connections.lock().unwrap_or_else(|e| e.into_inner());
@@ -382,6 +416,27 @@ impl Link {
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }
+}
+
+/// Copies `from` to `to`, each chunk `delay` late.
+async fn delayed(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        tokio::time::sleep(delay).await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for Link {

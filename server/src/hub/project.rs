@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures_util::StreamExt as _;
@@ -34,6 +34,12 @@ const MAX_ACK_PENDING: i64 = 20_000;
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Events between two stored snapshots of a site.
 const SNAPSHOT_EVERY: u64 = 2000;
+/// How long held-back messages wait before they are delivered again.
+const HELD_BACK_DELAY: Duration = Duration::from_secs(2);
+/// How long a gap may wait for redelivery to close it before it is filled from the stream.
+const GAP_PATIENCE: Duration = Duration::from_secs(3);
+/// A gap filler stops reading when the stream gives nothing for this long.
+const GAP_READ_IDLE: Duration = Duration::from_secs(1);
 /// The durable consumer's name.
 pub(super) const CONSUMER: &str = "luot-hub";
 /// Longest wait between two attempts while NATS or PostgreSQL cannot be reached.
@@ -44,7 +50,11 @@ struct Incoming {
     site: String,
     rec: Recorded,
     body: String,
-    message: jetstream::Message,
+    /// Its sequence in the stream.
+    stream_seq: u64,
+    /// The message to acknowledge (`None` when read by a gap filler, which acknowledges
+    /// nothing).
+    message: Option<jetstream::Message>,
 }
 
 /// Runs until `shutdown` turns `true`, reconnecting after failures.
@@ -113,6 +123,7 @@ async fn round(
         )
         .await?;
     progress.connected();
+    let mut gaps: BTreeMap<String, (u64, Instant)> = BTreeMap::new();
     loop {
         let mut batch = consumer
             .batch()
@@ -130,14 +141,124 @@ async fn round(
                 }
             }
         }
-        if messages.is_empty() {
-            continue;
+        if !messages.is_empty() {
+            let count = messages.len();
+            let (events, rejected) = read_all(messages);
+            for (site, from) in project(&mut client, sites, progress, events, rejected).await? {
+                gaps.entry(site).or_insert((from, Instant::now()));
+            }
+            progress.projected(count);
+            *backoff = Duration::from_secs(1);
         }
-        let count = messages.len();
-        project(&mut client, sites, progress, messages).await?;
-        progress.projected(count);
-        *backoff = Duration::from_secs(1);
+        // A gap that redelivery does not close within a moment is filled from the stream.
+        let due: Vec<String> = gaps
+            .iter()
+            .filter(|(_, (_, since))| since.elapsed() >= GAP_PATIENCE)
+            .map(|(site, _)| site.clone())
+            .collect();
+        for site in due {
+            gaps.remove(&site);
+            fill_gap(
+                &stream,
+                &mut client,
+                sites,
+                progress,
+                &config.province,
+                &site,
+            )
+            .await?;
+        }
     }
+}
+
+/// Reads a site's events from the stream, from after the last one projected, and projects
+/// them: for a gap that redelivery cannot close (the consumer is ahead of the database — a
+/// new or restored database, or messages acknowledged before a commit that was lost).
+async fn fill_gap(
+    stream: &jetstream::stream::Stream,
+    client: &mut Client,
+    sites: &Sites,
+    progress: &Progress,
+    province: &str,
+    site: &str,
+) -> anyhow::Result<()> {
+    let after: i64 = client
+        .query_opt("SELECT stream_seq FROM hub_sites WHERE site = $1", &[&site])
+        .await?
+        .map_or(0, |r| r.get(0));
+    let deliver_policy = if after > 0 {
+        jetstream::consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: after as u64 + 1,
+        }
+    } else {
+        jetstream::consumer::DeliverPolicy::All
+    };
+    tracing::info!(
+        site,
+        after_stream_seq = after,
+        "filling a gap from the stream"
+    );
+    let consumer = stream
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: crate::ship::site_subject(province, site),
+            deliver_policy,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let mut filled = 0usize;
+    loop {
+        let mut batch = Vec::new();
+        while batch.len() < BATCH {
+            match tokio::time::timeout(GAP_READ_IDLE, messages.next()).await {
+                Ok(Some(Ok(message))) => batch.push(message),
+                Ok(Some(Err(e))) => return Err(e.into()),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let (mut events, _) = read_all(batch);
+        events.retain(|e| e.site == site);
+        for e in &mut events {
+            // The ordered consumer acknowledges nothing.
+            e.message = None;
+        }
+        filled += events.len();
+        let gaps = project(client, sites, progress, events, Vec::new()).await?;
+        if gaps.is_empty() && sites.get(site).is_some_and(|s| s.gap_from.is_none()) {
+            break;
+        }
+    }
+    let Some(state) = sites.get(site) else {
+        return Ok(());
+    };
+    match state.gap_from {
+        Some(from) => {
+            tracing::error!(
+                site,
+                missing_from = from,
+                read = filled,
+                "the stream no longer holds a site's missing events"
+            );
+            let mut state = (*state).clone();
+            state.stuck = true;
+            let why = format!(
+                "events from {from} are in neither the database nor the stream (expired or lost); later ones cannot be applied"
+            );
+            client
+                .execute(
+                    "UPDATE hub_sites SET problem = $2 WHERE site = $1",
+                    &[&site, &why],
+                )
+                .await?;
+            state.problem = Some(why);
+            sites.put(site.to_owned(), state);
+        }
+        None => tracing::info!(site, read = filled, "gap filled from the stream"),
+    }
+    Ok(())
 }
 
 /// Reads a message: its site from the subject, its seq from the message id, the event from
@@ -176,11 +297,13 @@ fn read(message: jetstream::Message) -> Result<Incoming, Box<(jetstream::Message
             format!("payload seq {} under message id {id}", rec.seq),
         )));
     }
+    let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
     Ok(Incoming {
         site,
         rec,
         body,
-        message,
+        stream_seq,
+        message: Some(message),
     })
 }
 
@@ -232,21 +355,13 @@ struct SiteWrite {
     tickets: HashMap<TicketId, TicketRow>,
 }
 
-/// Writes one batch in one transaction, then acknowledges what it covered.
-async fn project(
-    client: &mut Client,
-    sites: &Sites,
-    progress: &Progress,
-    messages: Vec<jetstream::Message>,
-) -> anyhow::Result<()> {
-    let mut by_site: BTreeMap<String, Vec<Incoming>> = BTreeMap::new();
+/// Reads a batch of delivered messages: the events, and what is not an event of a site.
+fn read_all(messages: Vec<jetstream::Message>) -> (Vec<Incoming>, Vec<jetstream::Message>) {
+    let mut events = Vec::new();
     let mut rejected = Vec::new();
     for message in messages {
         match read(message) {
-            Ok(incoming) => by_site
-                .entry(incoming.site.clone())
-                .or_default()
-                .push(incoming),
+            Ok(incoming) => events.push(incoming),
             Err(rejected_message) => {
                 let (message, why) = *rejected_message;
                 tracing::error!(subject = %message.subject, error = %why, "message dropped: not an event of a site");
@@ -254,10 +369,34 @@ async fn project(
             }
         }
     }
+    (events, rejected)
+}
+
+/// What a batch left for later: per site, the first seq still missing.
+type Gaps = Vec<(String, u64)>;
+
+/// Writes one batch in one transaction, then acknowledges what it covered; returns the sites
+/// left with a gap.
+async fn project(
+    client: &mut Client,
+    sites: &Sites,
+    progress: &Progress,
+    events: Vec<Incoming>,
+    rejected: Vec<jetstream::Message>,
+) -> anyhow::Result<Gaps> {
+    let mut by_site: BTreeMap<String, Vec<Incoming>> = BTreeMap::new();
+    for incoming in events {
+        by_site
+            .entry(incoming.site.clone())
+            .or_default()
+            .push(incoming);
+    }
+    let mut gaps = Gaps::new();
     let tx = client.transaction().await?;
     let mut updated: Vec<(String, Site)> = Vec::new();
-    let mut done: Vec<jetstream::Message> = Vec::new();
-    let mut later: Vec<jetstream::Message> = Vec::new();
+    let mut done: Vec<Option<jetstream::Message>> = Vec::new();
+    let mut later: Vec<Option<jetstream::Message>> = Vec::new();
+    let mut refused: Vec<jetstream::Message> = Vec::new();
     for (site, mut items) in by_site {
         items.sort_by_key(|i| i.rec.seq);
         tx.execute(
@@ -278,6 +417,7 @@ async fn project(
         };
         let mut next = last as u64 + 1;
         let later_before = later.len();
+        let mut stream_seq = None;
         let mut write = SiteWrite::default();
         let mut snapshot = false;
         for item in items {
@@ -287,10 +427,15 @@ async fn project(
                 continue;
             }
             if seq > next {
-                later.push(item.message);
+                if state.stuck {
+                    refused.extend(item.message);
+                } else {
+                    later.push(item.message);
+                }
                 continue;
             }
             next += 1;
+            stream_seq = Some(item.stream_seq);
             if state.problem.is_none() {
                 fold(&mut state, &item.rec, &mut write, &mut snapshot);
             }
@@ -307,10 +452,13 @@ async fn project(
         }
         let gap_from = (later.len() > later_before).then_some(next);
         state.gap_from = gap_from;
+        if let Some(from) = gap_from {
+            gaps.push((site.clone(), from));
+        }
         if write.seqs.is_empty() && gap_from.is_none() {
             continue;
         }
-        write_site(&tx, &site, &state, &write, next - 1).await?;
+        write_site(&tx, &site, &state, &write, next - 1, stream_seq).await?;
         if state.problem.is_none()
             && (snapshot || state.engine.seq() >= state.snapshot_seq + SNAPSHOT_EVERY)
         {
@@ -334,23 +482,23 @@ async fn project(
     }
     // After the commit: an acknowledgement lost now only brings a message back, which the
     // cursor drops.
-    for message in done {
+    for message in done.into_iter().flatten() {
         if let Err(e) = message.ack().await {
             tracing::debug!(error = %e, "acknowledgement not sent; the message comes back and is dropped");
         }
     }
+    let later: Vec<jetstream::Message> = later.into_iter().flatten().collect();
     if !later.is_empty() {
         progress.held_back(later.len());
     }
+    // Delivered again once the gap before them is filled (see [`fill_gap`]).
     for message in later {
-        let _ = message
-            .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-            .await;
+        let _ = message.ack_with(AckKind::Nak(Some(HELD_BACK_DELAY))).await;
     }
-    for message in rejected {
+    for message in rejected.into_iter().chain(refused) {
         let _ = message.ack_with(AckKind::Term).await;
     }
-    Ok(())
+    Ok(gaps)
 }
 
 /// Folds one event into the site's state and the ticket rows it changes.
@@ -387,6 +535,7 @@ async fn write_site(
     state: &Site,
     write: &SiteWrite,
     last_seq: u64,
+    stream_seq: Option<u64>,
 ) -> anyhow::Result<()> {
     if !write.seqs.is_empty() {
         tx.execute(
@@ -461,7 +610,7 @@ async fn write_site(
     tx.execute(
         "UPDATE hub_sites SET last_seq = $2, last_at = coalesce($3::text::timestamptz, last_at),
                 name = $4, time_zone = $5, projected_at = now(),
-                gap_from = $6, problem = $7
+                gap_from = $6, problem = $7, stream_seq = coalesce($8, stream_seq)
          WHERE site = $1",
         &[
             &site,
@@ -471,6 +620,7 @@ async fn write_site(
             &config.center.timezone,
             &state.gap_from.map(|g| g as i64),
             &state.problem,
+            &stream_seq.map(|s| s as i64),
         ],
     )
     .await?;

@@ -25,6 +25,9 @@ pub(super) struct Site {
     pub gap_from: Option<u64>,
     /// Seq of the stored snapshot.
     pub snapshot_seq: u64,
+    /// Set when the stream no longer holds the events of a gap: what comes after it is
+    /// refused instead of delivered again and again (until the hub restarts).
+    pub stuck: bool,
 }
 
 impl Site {
@@ -36,6 +39,7 @@ impl Site {
             problem: None,
             gap_from: None,
             snapshot_seq: 0,
+            stuck: false,
         }
     }
 

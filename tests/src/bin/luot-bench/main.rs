@@ -5,6 +5,8 @@
 //!
 //! ```text
 //! cargo run --release -p luot-tests --bin luot-bench -- [--quick]
+//! cargo run --release -p luot-tests --bin luot-bench -- --history      # a year's report only
+//! cargo run --release -p luot-tests --bin luot-bench -- --province     # the hub; 50 sites' catch-up
 //! ```
 //!
 //! Prints a table and, last, one JSON line with every figure.
@@ -13,6 +15,7 @@
 
 mod fanout;
 mod history;
+mod province;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write as _};
@@ -88,6 +91,8 @@ fn main() {
         .unwrap();
     if std::env::args().any(|a| a == "--history") {
         runtime.block_on(history_only(&sizes));
+    } else if std::env::args().any(|a| a == "--province") {
+        runtime.block_on(province::run(if quick { 10 } else { 50 }));
     } else {
         runtime.block_on(run(&sizes, quick));
     }
