@@ -361,3 +361,87 @@ impl IssueAny for Api {
         self.issue("tnmt", None).await.expect_status(201);
     }
 }
+
+/// One message published on a real site's subject under its next message id (what any holder
+/// of the sites' shared NATS account can send) neither changes the province's view of that
+/// site nor stops the site's own events from reaching the province.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forged_event_on_a_sites_subject_is_not_projected() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let s1 = site("s1", &nats.url());
+    province::rename(&s1, "Bộ phận Một cửa Quận 1").await;
+    let admin = s1.api_as(ADMIN);
+    admin.issue_ticket_any().await;
+    caught_up(&admin).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    luot_tests::province::converge(&hub_api, &[("s1", &s1)]).await;
+
+    // The site's own configuration event, renamed and numbered as its next event.
+    let events = site_events(&admin).await;
+    let next = events.last().map_or(1, |r| r.seq + 1);
+    let mut forged = events
+        .iter()
+        .rev()
+        .find(|r| matches!(r.event, luot_shared::Event::CenterConfigured { .. }))
+        .cloned()
+        .expect("a configuration event");
+    forged.seq = next;
+    forged.at = jiff::Timestamp::now();
+    let luot_shared::Event::CenterConfigured { config, by } = &mut forged.event else {
+        unreachable!()
+    };
+    config.center.name = "<img src=x onerror=alert(1)> GIẢ MẠO".into();
+    *by = "admin".into();
+    let mut raw = RawNats::connect(nats.port).await;
+    let ack = raw
+        .request(
+            &format!("luot.{PROVINCE}.s1"),
+            &[("Nats-Msg-Id", &format!("s1:{next}"))],
+            &serde_json::to_vec(&forged).expect("json"),
+        )
+        .await;
+    eprintln!("the stream answered the forged event with {ack}");
+
+    // The site goes on issuing.
+    for _ in 0..3 {
+        admin.issue_ticket_any().await;
+    }
+    let want = admin.seq().await;
+    let mut seen_name = String::new();
+    let mut have = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let v: Value = hub_api.get("/api/v1/province/state").await.json();
+        if let Some(s) = v["sites"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["site"] == "s1")
+        {
+            seen_name = s["name"].as_str().unwrap_or_default().to_owned();
+            have = s["last_seq"].as_u64().unwrap_or(0);
+        }
+        if seen_name.contains("GIẢ MẠO") || have >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let ship: Value = admin.get("/api/v1/admin/ship").await.json();
+    assert!(
+        !seen_name.contains("GIẢ MẠO"),
+        "the province shows s1 as {seen_name:?}, an event s1 never wrote; s1's shipping is now {} ({})",
+        ship["shipping"]["state"],
+        ship["shipping"]["last_error"]
+    );
+    assert!(
+        have >= want,
+        "s1 is at {want}, the province at {have}; s1's shipping is {}",
+        ship["shipping"]["state"]
+    );
+}
