@@ -445,3 +445,144 @@ async fn a_forged_event_on_a_sites_subject_is_not_projected() {
         ship["shipping"]["state"]
     );
 }
+
+/// Runs a PostgreSQL program of the test cluster as its owner.
+fn pg_ctl(data: &str, args: &[&str]) {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/pg_ctl"))
+        .find(|p| p.is_file())
+        .expect("pg_ctl");
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&bin);
+        c
+    } else {
+        std::process::Command::new(&bin)
+    };
+    let out = cmd
+        .args(["-D", data])
+        .args(args)
+        .output()
+        .expect("pg_ctl runs");
+    assert!(
+        out.status.success(),
+        "pg_ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// While PostgreSQL is down the hub's `/healthz` says so (it cannot project), and once
+/// PostgreSQL is back the hub projects again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn healthz_tells_when_postgres_is_down_and_the_hub_recovers() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let s1 = site("s1", &nats.url());
+    let admin = s1.api_as(ADMIN);
+    admin.issue_ticket_any().await;
+    caught_up(&admin).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    luot_tests::province::converge(&hub_api, &[("s1", &s1)]).await;
+    let data: String = pg
+        .client()
+        .await
+        .query_one("SHOW data_directory", &[])
+        .await
+        .expect("data_directory")
+        .get(0);
+    let dir = std::path::Path::new(&data)
+        .parent()
+        .expect("parent")
+        .to_owned();
+
+    pg_ctl(&data, &["-m", "fast", "-w", "stop"]);
+    let anonymous = Api::new(&hub.base_url, None);
+    let mut health = 0u16;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        health = anonymous.get("/healthz").await.status;
+        if health != 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let state = hub_api.get("/api/v1/province/state").await.status;
+    let options = format!(
+        "-p {} -k {} -c listen_addresses=127.0.0.1",
+        pg.port,
+        dir.display()
+    );
+    let log = dir.join("pg.log");
+    pg_ctl(
+        &data,
+        &[
+            "-l",
+            log.to_str().unwrap_or_default(),
+            "-o",
+            &options,
+            "-w",
+            "start",
+        ],
+    );
+    admin.issue_ticket_any().await;
+    caught_up(&admin).await;
+    luot_tests::province::converge(&hub_api, &[("s1", &s1)]).await;
+    assert_ne!(
+        health, 200,
+        "/healthz said ok for 20 s while PostgreSQL was down (the state API answered {state})"
+    );
+}
+
+/// Two provinces whose ids differ only by `-` and `_` (both allowed) can share one NATS: each
+/// site's events reach the stream of its own province.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn provinces_differing_by_dash_and_underscore_both_ship() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let start = |province: &str| {
+        luot_tests::TestServer::start(
+            luot_tests::ServerOptions::new()
+                .env("LUOT_SITE", "s1")
+                .env("LUOT_SHIP", &nats.url())
+                .env("LUOT_PROVINCE", province),
+        )
+    };
+    let a = start("hcm-1");
+    let admin_a = a.api_as(ADMIN);
+    admin_a.issue_ticket_any().await;
+    caught_up(&admin_a).await;
+    let b = start("hcm_1");
+    let admin_b = b.api_as(ADMIN);
+    admin_b.issue_ticket_any().await;
+    let want = admin_b.seq().await;
+    let mut last = Value::Null;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let v: Value = admin_b.get("/api/v1/admin/ship").await.json();
+        last = v["shipping"].clone();
+        if last["acked_seq"].as_u64() == Some(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        last["acked_seq"].as_u64(),
+        Some(want),
+        "province hcm_1 cannot ship while hcm-1 exists: {last}"
+    );
+}
