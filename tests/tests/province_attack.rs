@@ -586,3 +586,62 @@ async fn provinces_differing_by_dash_and_underscore_both_ship() {
         "province hcm_1 cannot ship while hcm-1 exists: {last}"
     );
 }
+
+/// A site restarted from an older copy of its own data directory (copied mid-run, the site
+/// running on after the copy) is refused, even once it has written past what the stream
+/// holds, and the province keeps exactly the events it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_site_restored_from_an_older_copy_is_refused() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let mut a = site("s1", &nats.url());
+    let admin = a.api_as(ADMIN);
+    for _ in 0..2 {
+        admin.issue_ticket_any().await;
+    }
+    caught_up(&admin).await;
+    a.kill9();
+    let saved = tempfile::tempdir().expect("tmp");
+    copy_dir(&a.data_dir(), saved.path());
+    a.restart();
+    let admin = a.api_as(ADMIN);
+    for _ in 0..3 {
+        admin.issue_ticket_any().await;
+    }
+    caught_up(&admin).await;
+    let original = site_events(&admin).await;
+    let hub_api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    luot_tests::province::converge(&hub_api, &[("s1", &a)]).await;
+
+    a.kill9();
+    std::fs::remove_dir_all(a.data_dir()).expect("rm");
+    copy_dir(saved.path(), &a.data_dir());
+    a.restart();
+    let admin = a.api_as(ADMIN);
+    for _ in 0..6 {
+        admin.issue_ticket_any().await;
+    }
+    assert!(admin.seq().await > original.len() as u64);
+    // Past the site's next check of a refusal (every 60 s).
+    let mut state = Value::Null;
+    let deadline = std::time::Instant::now() + Duration::from_secs(75);
+    while std::time::Instant::now() < deadline {
+        let v: Value = admin.get("/api/v1/admin/ship").await.json();
+        state = v["shipping"].clone();
+        if state["state"] != "refused" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(state["state"], "refused", "{state}");
+    let projected = hub_events(&pg, "s1").await;
+    assert_eq!(projected.len(), original.len(), "the province's s1 changed");
+    for (p, o) in projected.iter().zip(&original) {
+        assert!(same(p, o), "event {} changed in the province", p.seq);
+    }
+}
