@@ -220,3 +220,36 @@ async fn sites_nobody_set_up_are_bounded() {
         "the province lists {sites} sites, every one that anybody published for, and keeps each folded in memory"
     );
 }
+
+/// A hub token that leaked can be revoked (`hub token revoke ID`), after which it gets 401;
+/// an account can be removed (`hub user delete NAME`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_token_and_account_can_be_taken_away() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let nats = Nats::start();
+    let pg = Postgres::start();
+    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    let token = hub.token("admin");
+    let api = Api::new(&hub.base_url, Some(&token));
+    api.get("/api/v1/province/state").await.expect_status(200);
+    let run = |args: &[&str]| {
+        std::process::Command::new(luot_tests::server_binary())
+            .args(["hub", "--postgres", &pg.url()])
+            .args(args)
+            .output()
+            .expect("the hub's CLI runs")
+    };
+    let revoke = run(&["token", "revoke", &token]);
+    let delete = run(&["user", "delete", "nobody"]);
+    let after = api.get("/api/v1/province/state").await.status;
+    assert!(
+        revoke.status.success() && after == 401,
+        "no way to revoke a hub token (`hub token revoke`: {}); the token still gets {after}; \
+         `hub user delete`: {}",
+        String::from_utf8_lossy(&revoke.stderr).lines().next().unwrap_or_default(),
+        String::from_utf8_lossy(&delete.stderr).lines().next().unwrap_or_default()
+    );
+}
