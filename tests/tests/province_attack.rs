@@ -76,7 +76,12 @@ impl RawNats {
             assert!(n > 0, "NATS closed the connection");
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.first().copied() {
-                Some("PING") => self.io.get_mut().write_all(b"PONG\r\n").await.expect("PONG"),
+                Some("PING") => self
+                    .io
+                    .get_mut()
+                    .write_all(b"PONG\r\n")
+                    .await
+                    .expect("PONG"),
                 Some("MSG") | Some("HMSG") => {
                     let total: usize = words.last().and_then(|w| w.parse().ok()).expect("size");
                     let headers: usize = if words[0] == "HMSG" {
@@ -199,7 +204,12 @@ async fn a_cloned_site_is_refused_not_interleaved() {
         .count();
     eprintln!(
         "A: {:?} acked {}, B: {:?} acked {}; the province holds {} events only A wrote and {} only B wrote",
-        state_a["state"], state_a["acked_seq"], state_b["state"], state_b["acked_seq"], from_a, from_b
+        state_a["state"],
+        state_a["acked_seq"],
+        state_b["state"],
+        state_b["acked_seq"],
+        from_a,
+        from_b
     );
     assert!(
         state_a["state"] == "refused" || state_b["state"] == "refused",

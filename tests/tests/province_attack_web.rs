@@ -39,9 +39,14 @@ async fn every_hub_endpoint_checks_credentials_and_input() {
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
     let anonymous = Api::new(&hub.base_url, None);
-    let forged_token = Api::new(&hub.base_url, Some("lh_0000000000000000000000000000000000000000"));
-    let forged_cookie = Api::new(&hub.base_url, None)
-        .with_header("Cookie", "luot_hub_session=00112233445566778899aabbccddeeff");
+    let forged_token = Api::new(
+        &hub.base_url,
+        Some("lh_0000000000000000000000000000000000000000"),
+    );
+    let forged_cookie = Api::new(&hub.base_url, None).with_header(
+        "Cookie",
+        "luot_hub_session=00112233445566778899aabbccddeeff",
+    );
     let api_paths = [
         "/api/v1/province/state",
         "/api/v1/province/reports",
@@ -74,7 +79,10 @@ async fn every_hub_endpoint_checks_credentials_and_input() {
     let _new_password = hub.user("so-noi-vu", "viewer");
     let after = session.get("/api/v1/province/state").await;
     if after.status != 401 {
-        findings.push(format!("a session survived a password change: {}", after.status));
+        findings.push(format!(
+            "a session survived a password change: {}",
+            after.status
+        ));
     }
     let password = hub.user("so-noi-vu", "viewer");
     let cookie = hub_login(&hub, "so-noi-vu", &password)
@@ -249,7 +257,13 @@ async fn a_hub_token_and_account_can_be_taken_away() {
         revoke.status.success() && after == 401,
         "no way to revoke a hub token (`hub token revoke`: {}); the token still gets {after}; \
          `hub user delete`: {}",
-        String::from_utf8_lossy(&revoke.stderr).lines().next().unwrap_or_default(),
-        String::from_utf8_lossy(&delete.stderr).lines().next().unwrap_or_default()
+        String::from_utf8_lossy(&revoke.stderr)
+            .lines()
+            .next()
+            .unwrap_or_default(),
+        String::from_utf8_lossy(&delete.stderr)
+            .lines()
+            .next()
+            .unwrap_or_default()
     );
 }
