@@ -142,6 +142,13 @@ enum HubTokenCmd {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Lists the tokens (ids, roles, labels; never the tokens).
+    List,
+    /// Revokes a token: the token itself or its id.
+    Revoke {
+        /// `lh_…`, or the id `list` shows.
+        token: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +164,11 @@ enum HubUserCmd {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Deletes an account; its sessions end.
+    Delete {
+        /// User name.
+        name: String,
     },
 }
 
@@ -286,6 +298,30 @@ fn hub(args: HubArgs, province: &str) -> anyhow::Result<()> {
                 let token = luot_server::hub::create_token(&args.postgres, &role, label).await?;
                 say(&format!("created {role} token for the province's API"));
                 say(&token);
+                Ok(())
+            }
+            Some(HubCmd::Token {
+                action: HubTokenCmd::List,
+            }) => {
+                for (id, role, label, created) in
+                    luot_server::hub::list_tokens(&args.postgres).await?
+                {
+                    say(&format!("{id}\t{role}\t{label}\t{created}"));
+                }
+                Ok(())
+            }
+            Some(HubCmd::Token {
+                action: HubTokenCmd::Revoke { token },
+            }) => {
+                let label = luot_server::hub::revoke_token(&args.postgres, &token).await?;
+                say(&format!("revoked token {label:?}"));
+                Ok(())
+            }
+            Some(HubCmd::User {
+                action: HubUserCmd::Delete { name },
+            }) => {
+                luot_server::hub::delete_user(&args.postgres, &name).await?;
+                say(&format!("account {name:?} deleted"));
                 Ok(())
             }
             Some(HubCmd::User {

@@ -156,7 +156,8 @@ pub fn site_subject(province: &str, site: &str) -> String {
 
 /// The stream that holds a province's events.
 pub fn stream_name(province: &str) -> String {
-    format!("LUOT_{}", province.to_uppercase().replace('-', "_"))
+    // Upper-cased only: `hcm-1` and `hcm_1` keep two streams.
+    format!("LUOT_{}", province.to_uppercase())
 }
 
 /// The stream's configuration, as both the sites and the hub create it.
@@ -172,6 +173,67 @@ pub fn stream_config(province: &str, replicas: usize) -> stream::Config {
         num_replicas: replicas.max(1),
         discard: stream::DiscardPolicy::Old,
         ..Default::default()
+    }
+}
+
+/// The subject on which the hub asks a site for events the stream no longer holds (not in the
+/// stream: the stream takes `luot.<province>.<site>` only).
+pub fn repair_subject(site_subject: &str) -> String {
+    format!("{site_subject}.repair")
+}
+
+/// A repair request: events from `from` on.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RepairRequest {
+    /// The first seq wanted.
+    pub from: u64,
+}
+
+/// Bytes of events in one repair answer (NATS carries 1 MiB by default).
+pub const REPAIR_BYTES: usize = 512 * 1024;
+
+/// Answers repair requests: the events from the one asked for, each as it is published, one a
+/// line, at most [`REPAIR_BYTES`] (an empty answer: nothing from there).
+async fn serve_repairs(
+    client: async_nats::Client,
+    store: Store,
+    mut requests: async_nats::Subscriber,
+) {
+    use futures_util::StreamExt as _;
+    while let Some(request) = requests.next().await {
+        let Some(reply) = request.reply.clone() else {
+            continue;
+        };
+        let Ok(ask) = serde_json::from_slice::<RepairRequest>(&request.payload) else {
+            continue;
+        };
+        let from = ask.from.max(1);
+        let store = store.clone();
+        let lines = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let last = store.last_seq()?;
+            if from > last {
+                return Ok(out);
+            }
+            for rec in store.events(from, last, PAGE)? {
+                let body = payload(&rec);
+                if !out.is_empty() && out.len() + body.len() + 1 > REPAIR_BYTES {
+                    break;
+                }
+                out.extend_from_slice(&body);
+                out.push(b'\n');
+            }
+            Ok::<_, StoreError>(out)
+        })
+        .await;
+        match lines {
+            Ok(Ok(lines)) => {
+                tracing::info!(from, bytes = lines.len(), "the hub asked for events again");
+                let _ = client.publish(reply, lines.into()).await;
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot answer the hub's repair request"),
+            Err(_) => {}
+        }
     }
 }
 
@@ -413,7 +475,25 @@ impl Shipper {
         let js = jetstream::ContextBuilder::new()
             .timeout(ACK_TIMEOUT)
             .build(client.clone());
+        // The hub asks for events the stream no longer holds; answered while connected.
+        let repair = match client
+            .subscribe(repair_subject(&self.config.subject()))
+            .await
+        {
+            Ok(requests) => Some(tokio::spawn(serve_repairs(
+                client.clone(),
+                self.store.clone(),
+                requests,
+            ))),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot answer the hub's repair requests");
+                None
+            }
+        };
         let result = self.ship(&js).await;
+        if let Some(task) = repair {
+            task.abort();
+        }
         drop(js);
         let _ = client.drain().await;
         result
@@ -465,14 +545,42 @@ impl Shipper {
                 Err(e) => return Stop::Link(e),
             };
             for rec in &page {
+                let body = payload(rec);
                 let publish = PublishMessage::build()
-                    .payload(payload(rec).into())
+                    .payload(body.clone().into())
                     .message_id(message_id(&self.config.site, rec.seq))
                     .expected_last_subject_sequence(cursor.stream_seq);
                 let ack = match js.send_publish(subject.clone(), publish).await {
                     Ok(future) => future.await,
                     Err(e) => Err(e),
                 };
+                if let Ok(ack) = &ack
+                    && ack.duplicate
+                {
+                    // The stream drops a repeated message id before it checks the fence: the
+                    // copy it kept must be this very event, or someone else published under
+                    // this site's id (a second server, or a forgery).
+                    match stream.get_raw_message(ack.sequence).await {
+                        Ok(stored)
+                            if stored.payload.as_ref() == body.as_slice()
+                                && stored.subject.as_str() == subject =>
+                        {
+                            tracing::debug!(seq = rec.seq, "the stream already had this event");
+                        }
+                        Ok(_) => {
+                            if unsaved > 0 {
+                                let _ = self.save_cursor(cursor).await;
+                            }
+                            return Stop::Refused(format!(
+                                "the stream already holds another event {} of site {:?} (stream seq {}): another server ships as this site, or another program published under its id",
+                                rec.seq, self.config.site, ack.sequence
+                            ));
+                        }
+                        Err(e) => {
+                            return Stop::Link(format!("cannot check a repeated event: {e}"));
+                        }
+                    }
+                }
                 match ack {
                     Ok(ack) => {
                         cursor = Cursor {
@@ -644,7 +752,8 @@ mod tests {
         assert_eq!(parse_message_id(&message_id("q1", 42)), Some(("q1", 42)));
         assert_eq!(parse_message_id("q1:x"), None);
         assert_eq!(parse_message_id("nothing"), None);
-        assert_eq!(stream_name("hcm-city"), "LUOT_HCM_CITY");
+        assert_eq!(stream_name("hcm-city"), "LUOT_HCM-CITY");
+        assert_ne!(stream_name("hcm-1"), stream_name("hcm_1"));
     }
 
     /// A password in the server list never reaches a page or a log.

@@ -51,6 +51,7 @@
   // ---- the centers now ----
   function feed(site, now) {
     if (site.problem) return ['bad', 'Lỗi dữ liệu', site.problem];
+    if (site.missing_from) return ['bad', 'Mất dữ liệu từ sự kiện ' + site.missing_from, 'Các sự kiện này không còn trong luồng dữ liệu của tỉnh'];
     if (site.gap_from) return ['warn', 'Thiếu dữ liệu', 'Đang chờ sự kiện ' + site.gap_from];
     if (!site.last_event_at) return ['warn', 'Chưa có dữ liệu', ''];
     const age = (now - Date.parse(site.last_event_at)) / 1000;

@@ -42,7 +42,7 @@ pub struct Progress {
 pub struct ProgressView {
     /// Whether the consumer is connected.
     pub connected: bool,
-    /// Messages written since the hub started.
+    /// Events applied since the hub started.
     pub projected: u64,
     /// Messages held back (a gap before them) since the hub started.
     pub held_back: u64,
@@ -138,6 +138,51 @@ pub async fn create_token(
         )
         .await?;
     Ok(token)
+}
+
+/// Revokes a token, given as itself (`lh_…`) or by its id; returns its label.
+pub async fn revoke_token(postgres: &str, token_or_id: &str) -> anyhow::Result<String> {
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await?;
+    let row = client
+        .query_opt(
+            "DELETE FROM hub_tokens WHERE hash = $1 OR id = $2 RETURNING label",
+            &[&web::secret_hash(token_or_id), &token_or_id],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(row.get(0)),
+        None => bail!("no such token"),
+    }
+}
+
+/// The tokens: (id, role, label, created).
+pub async fn list_tokens(postgres: &str) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await?;
+    Ok(client
+        .query(
+            "SELECT id, role, label, created_at::text FROM hub_tokens ORDER BY created_at",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
+
+/// Deletes an account and its sessions.
+pub async fn delete_user(postgres: &str, name: &str) -> anyhow::Result<()> {
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await?;
+    // Sessions go with it (ON DELETE CASCADE).
+    let n = client
+        .execute("DELETE FROM hub_users WHERE name = $1", &[&name])
+        .await?;
+    if n == 0 {
+        bail!("no account {name:?}");
+    }
+    Ok(())
 }
 
 /// Creates or replaces an account of the province's page.

@@ -40,8 +40,12 @@ const MAX_SITES: usize = 1000;
 const HELD_BACK_DELAY: Duration = Duration::from_secs(2);
 /// How long a gap may wait for redelivery to close it before it is filled from the stream.
 const GAP_PATIENCE: Duration = Duration::from_secs(3);
-/// A gap filler stops reading when the stream gives nothing for this long.
-const GAP_READ_IDLE: Duration = Duration::from_secs(1);
+/// A gap filler gives up (and tries again later) when the stream sends nothing for this long.
+const GAP_READ_WAIT: Duration = Duration::from_secs(30);
+/// Repair requests to one site per gap at most (each brings up to 512 KiB of events).
+const MAX_REPAIR_REQUESTS: usize = 1000;
+/// Time for a site to answer a repair request.
+const REPAIR_WAIT: Duration = Duration::from_secs(10);
 /// The durable consumer's name.
 pub(super) const CONSUMER: &str = "luot-hub";
 /// Longest wait between two attempts while NATS or PostgreSQL cannot be reached.
@@ -52,8 +56,8 @@ struct Incoming {
     site: String,
     rec: Recorded,
     body: String,
-    /// Its sequence in the stream.
-    stream_seq: u64,
+    /// Its sequence in the stream (`None` when the site sent it again itself).
+    stream_seq: Option<u64>,
     /// The message to acknowledge (`None` when read by a gap filler, which acknowledges
     /// nothing).
     message: Option<jetstream::Message>,
@@ -101,6 +105,7 @@ async fn round(
         .name("luot-hub")
         .connect(crate::ship::server_list(&config.nats))
         .await?;
+    let nats_client = nats.clone();
     let js = jetstream::new(nats);
     let stream = match js.get_stream(stream_name(&config.province)).await {
         Ok(stream) => stream,
@@ -144,12 +149,10 @@ async fn round(
             }
         }
         if !messages.is_empty() {
-            let count = messages.len();
             let (events, rejected) = read_all(messages);
             for (site, from) in project(&mut client, sites, progress, events, rejected).await? {
                 gaps.entry(site).or_insert((from, Instant::now()));
             }
-            progress.projected(count);
             *backoff = Duration::from_secs(1);
         }
         // A gap that redelivery does not close within a moment is filled from the stream.
@@ -161,6 +164,7 @@ async fn round(
         for site in due {
             gaps.remove(&site);
             fill_gap(
+                &nats_client,
                 &stream,
                 &mut client,
                 sites,
@@ -173,10 +177,14 @@ async fn round(
     }
 }
 
-/// Reads a site's events from the stream, from after the last one projected, and projects
-/// them: for a gap that redelivery cannot close (the consumer is ahead of the database — a
-/// new or restored database, or messages acknowledged before a commit that was lost).
+/// Reads a site's events from the stream, from after the last one projected, through the
+/// last message the stream holds on its subject, and projects them: for a gap that
+/// redelivery cannot close (the consumer is ahead of the database — a new or restored
+/// database, or messages acknowledged before a commit that was lost). A stream slow to answer
+/// is an error (tried again later), never taken for a missing event; only a gap still open
+/// once the stream's last message was read marks the site stuck.
 async fn fill_gap(
+    nats: &async_nats::Client,
     stream: &jetstream::stream::Stream,
     client: &mut Client,
     sites: &Sites,
@@ -184,54 +192,114 @@ async fn fill_gap(
     province: &str,
     site: &str,
 ) -> anyhow::Result<()> {
+    let subject = crate::ship::site_subject(province, site);
+    let last = match stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) => message.sequence,
+        Err(e) if e.kind() == jetstream::stream::LastRawMessageErrorKind::NoMessageFound => 0,
+        Err(e) => return Err(e.into()),
+    };
     let after: i64 = client
         .query_opt("SELECT stream_seq FROM hub_sites WHERE site = $1", &[&site])
         .await?
         .map_or(0, |r| r.get(0));
-    let deliver_policy = if after > 0 {
-        jetstream::consumer::DeliverPolicy::ByStartSequence {
-            start_sequence: after as u64 + 1,
-        }
-    } else {
-        jetstream::consumer::DeliverPolicy::All
-    };
-    tracing::info!(
-        site,
-        after_stream_seq = after,
-        "filling a gap from the stream"
-    );
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: crate::ship::site_subject(province, site),
-            deliver_policy,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
     let mut filled = 0usize;
-    loop {
-        let mut batch = Vec::new();
-        while batch.len() < BATCH {
-            match tokio::time::timeout(GAP_READ_IDLE, messages.next()).await {
-                Ok(Some(Ok(message))) => batch.push(message),
-                Ok(Some(Err(e))) => return Err(e.into()),
-                Ok(None) | Err(_) => break,
+    if last > after as u64 {
+        let deliver_policy = if after > 0 {
+            jetstream::consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: after as u64 + 1,
+            }
+        } else {
+            jetstream::consumer::DeliverPolicy::All
+        };
+        tracing::info!(
+            site,
+            after_stream_seq = after,
+            through = last,
+            "filling a gap from the stream"
+        );
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: subject,
+                deliver_policy,
+                ..Default::default()
+            })
+            .await?;
+        let mut messages = consumer.messages().await?;
+        let mut read_through = after as u64;
+        while read_through < last {
+            let mut batch = Vec::new();
+            while batch.len() < BATCH && read_through < last {
+                let message = match tokio::time::timeout(GAP_READ_WAIT, messages.next()).await {
+                    Ok(Some(Ok(message))) => message,
+                    Ok(Some(Err(e))) => return Err(e.into()),
+                    Ok(None) => anyhow::bail!("the stream ended while filling a gap of {site}"),
+                    Err(_) => anyhow::bail!(
+                        "the stream sent nothing for {} s while filling a gap of {site}",
+                        GAP_READ_WAIT.as_secs()
+                    ),
+                };
+                read_through = message.info().map_or(last, |i| i.stream_sequence);
+                batch.push(message);
+            }
+            let (mut events, _) = read_all(batch);
+            events.retain(|e| e.site == site);
+            for e in &mut events {
+                // The ordered consumer acknowledges nothing.
+                e.message = None;
+            }
+            filled += events.len();
+            project(client, sites, progress, events, Vec::new()).await?;
+            if sites.get(site).is_some_and(|s| s.gap_from.is_none()) {
+                break;
             }
         }
-        if batch.is_empty() {
+    }
+    // What the stream no longer holds, the site may still have: ask it.
+    let mut asked = 0;
+    while let Some(from) = sites.get(site).and_then(|s| s.gap_from) {
+        if asked >= MAX_REPAIR_REQUESTS {
             break;
         }
-        let (mut events, _) = read_all(batch);
-        events.retain(|e| e.site == site);
-        for e in &mut events {
-            // The ordered consumer acknowledges nothing.
-            e.message = None;
+        asked += 1;
+        let request = serde_json::to_vec(&crate::ship::RepairRequest { from }).unwrap_or_default();
+        let subject = crate::ship::repair_subject(&crate::ship::site_subject(province, site));
+        let answer =
+            match tokio::time::timeout(REPAIR_WAIT, nats.request(subject, request.into())).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(e)) => {
+                    tracing::warn!(site, error = %e, "the site did not answer a repair request");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!(site, "the site did not answer a repair request in time");
+                    break;
+                }
+            };
+        let mut events = Vec::new();
+        for line in answer
+            .payload
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let Ok(body) = std::str::from_utf8(line) else {
+                break;
+            };
+            let Ok(rec) = serde_json::from_str::<Recorded>(body) else {
+                break;
+            };
+            events.push(Incoming {
+                site: site.to_owned(),
+                rec,
+                body: body.to_owned(),
+                stream_seq: None,
+                message: None,
+            });
+        }
+        if events.is_empty() {
+            break;
         }
         filled += events.len();
-        let gaps = project(client, sites, progress, events, Vec::new()).await?;
-        if gaps.is_empty() && sites.get(site).is_some_and(|s| s.gap_from.is_none()) {
-            break;
-        }
+        project(client, sites, progress, events, Vec::new()).await?;
     }
     let Some(state) = sites.get(site) else {
         return Ok(());
@@ -242,20 +310,10 @@ async fn fill_gap(
                 site,
                 missing_from = from,
                 read = filled,
-                "the stream no longer holds a site's missing events"
+                "neither the stream nor the site has a site's missing events"
             );
             let mut state = (*state).clone();
             state.stuck = true;
-            let why = format!(
-                "events from {from} are in neither the database nor the stream (expired or lost); later ones cannot be applied"
-            );
-            client
-                .execute(
-                    "UPDATE hub_sites SET problem = $2 WHERE site = $1",
-                    &[&site, &why],
-                )
-                .await?;
-            state.problem = Some(why);
             sites.put(site.to_owned(), state);
         }
         None => tracing::info!(site, read = filled, "gap filled from the stream"),
@@ -304,7 +362,7 @@ fn read(message: jetstream::Message) -> Result<Incoming, Box<(jetstream::Message
             format!("payload seq {} under message id {id}", rec.seq),
         )));
     }
-    let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+    let stream_seq = message.info().ok().map(|i| i.stream_sequence);
     Ok(Incoming {
         site,
         rec,
@@ -399,6 +457,7 @@ async fn project(
             .push(incoming);
     }
     let mut gaps = Gaps::new();
+    let mut applied = 0usize;
     // A bound on the sites a hub folds: a publisher inventing sites cannot grow it forever.
     let known = sites.all().len();
     let mut new_sites = 0;
@@ -461,7 +520,7 @@ async fn project(
                 continue;
             }
             next += 1;
-            stream_seq = Some(item.stream_seq);
+            stream_seq = item.stream_seq.or(stream_seq);
             if state.problem.is_none() {
                 fold(&mut state, &item.rec, &mut write, &mut snapshot);
             }
@@ -478,12 +537,16 @@ async fn project(
         }
         let gap_from = (later.len() > later_before).then_some(next);
         state.gap_from = gap_from;
+        if gap_from.is_none() {
+            state.stuck = false;
+        }
         if let Some(from) = gap_from {
             gaps.push((site.clone(), from));
         }
         if write.seqs.is_empty() && gap_from.is_none() {
             continue;
         }
+        applied += write.seqs.len();
         write_site(&tx, &site, &state, &write, next - 1, stream_seq).await?;
         if state.problem.is_none()
             && (snapshot || state.engine.seq() >= state.snapshot_seq + SNAPSHOT_EVERY)
@@ -506,6 +569,7 @@ async fn project(
     for (site, state) in updated {
         sites.put(site, state);
     }
+    progress.projected(applied);
     // After the commit: an acknowledgement lost now only brings a message back, which the
     // cursor drops.
     for message in done.into_iter().flatten() {

@@ -173,6 +173,32 @@ pub(super) async fn load_all(client: &Client, sites: &Sites) -> anyhow::Result<(
     Ok(())
 }
 
+/// Brings every site up to what the database holds: another hub on the same database may
+/// have projected events this one did not (they share the stream's consumer).
+pub(super) async fn refresh(client: &Client, sites: &Sites) -> anyhow::Result<()> {
+    let rows = client
+        .query("SELECT site, last_seq FROM hub_sites", &[])
+        .await?;
+    for row in rows {
+        let id: String = row.get(0);
+        let last: i64 = row.get(1);
+        let behind = sites
+            .get(&id)
+            .is_none_or(|s| s.problem.is_none() && s.engine.seq() < last as u64);
+        if behind {
+            let fresh = load(client, &id).await?;
+            // The projector may have moved it on meanwhile: keep the further one.
+            if sites
+                .get(&id)
+                .is_none_or(|s| s.engine.seq() < fresh.engine.seq())
+            {
+                sites.put(id, fresh);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One site's share of the database as the report roll-ups read it. Its methods block: call
 /// it off the async threads (inside `spawn_blocking`).
 pub(super) struct SiteLog {

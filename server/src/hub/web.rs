@@ -38,6 +38,9 @@ const MAX_BODY: usize = 4 * 1024;
 /// Connections at once.
 const MAX_CONNECTIONS: usize = 1024;
 
+/// A database check: when, and what it found.
+type HealthCheck = (std::time::Instant, std::result::Result<(), String>);
+
 /// What the handlers reach.
 #[derive(Clone)]
 pub(super) struct HubState {
@@ -47,6 +50,8 @@ pub(super) struct HubState {
     db: Arc<db::Shared>,
     limiter: Arc<LoginLimiter>,
     passwords: Arc<PasswordPool>,
+    /// The last database check of `/healthz`, and when.
+    health: Arc<tokio::sync::Mutex<Option<HealthCheck>>>,
 }
 
 impl HubState {
@@ -63,7 +68,41 @@ impl HubState {
             progress,
             limiter: Arc::new(LoginLimiter::default()),
             passwords: Arc::new(PasswordPool::start()?),
+            health: Arc::default(),
         })
+    }
+}
+
+/// How long a check of the database answers `/healthz` (so a flood of health checks is one
+/// query a second).
+const HEALTH_CACHE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest wait for the database's answer.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl HubState {
+    /// Whether PostgreSQL answers now (checked at most once a second).
+    async fn database_ok(&self) -> std::result::Result<(), String> {
+        let mut last = self.health.lock().await;
+        if let Some((at, result)) = &*last
+            && at.elapsed() < HEALTH_CACHE
+        {
+            return result.clone();
+        }
+        let result = match tokio::time::timeout(HEALTH_TIMEOUT, async {
+            let client = self.db.get().await.map_err(|e| format!("{e:#}"))?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err("PostgreSQL did not answer within 2 s".into()),
+        };
+        *last = Some((std::time::Instant::now(), result.clone()));
+        result
     }
 }
 
@@ -114,12 +153,22 @@ pub(super) async fn serve(
 /// `ok` while the consumer is connected; else 503 with the last failure.
 async fn healthz(State(hub): State<HubState>) -> Response {
     let p = hub.progress.view();
-    if p.connected {
+    let database = hub.database_ok().await;
+    if p.connected && database.is_ok() {
         return "ok".into_response();
     }
+    let status = if database.is_err() {
+        "database_unreachable"
+    } else {
+        "not_projecting"
+    };
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(serde_json::json!({ "status": "not_projecting", "progress": p })),
+        axum::Json(serde_json::json!({
+            "status": status,
+            "database": database.err(),
+            "progress": p,
+        })),
     )
         .into_response()
 }
@@ -314,6 +363,8 @@ struct SiteNow {
     today: Row,
     /// The first seq missing while later ones wait.
     gap_from: Option<u64>,
+    /// Set when the missing events are in neither the database nor the stream.
+    missing_from: Option<u64>,
     /// Why the site's state cannot be shown, if it cannot.
     problem: Option<String>,
 }
@@ -330,6 +381,10 @@ struct ProvinceNow {
 }
 
 async fn state_route(State(hub): State<HubState>, _who: Who) -> Result<Json<ProvinceNow>> {
+    let client = hub.db.get().await.map_err(pg)?;
+    super::sites::refresh(&client, &hub.sites)
+        .await
+        .map_err(pg)?;
     let now = Timestamp::now();
     let mut sites = Vec::new();
     let mut total = Acc::default();
@@ -366,6 +421,7 @@ async fn state_route(State(hub): State<HubState>, _who: Who) -> Result<Json<Prov
                 .collect(),
             today: rollup.total.row(id.clone(), config.center.name.clone()),
             gap_from: site.gap_from,
+            missing_from: site.gap_from.filter(|_| site.stuck),
             problem: site.problem.clone(),
         });
     }
@@ -493,6 +549,10 @@ async fn reports(
         .map(|(_, s)| s.engine.local_date(Timestamp::now()))
         .unwrap_or_else(|| Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date());
     let (from, to) = crate::reports::period(q.from, q.to, today)?;
+    let client = hub.db.get().await.map_err(pg)?;
+    super::sites::refresh(&client, &hub.sites)
+        .await
+        .map_err(pg)?;
     let mut chosen = hub.sites.all();
     if let Some(site) = &q.site {
         chosen.retain(|(id, _)| id == site);
@@ -502,7 +562,6 @@ async fn reports(
             )));
         }
     }
-    let client = hub.db.get().await.map_err(pg)?;
     let handle = tokio::runtime::Handle::current();
     let by = q.by;
     let site_filter = q.site.clone();
