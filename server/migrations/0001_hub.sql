@@ -71,6 +71,14 @@ CREATE TABLE hub_tickets (
 );
 CREATE INDEX hub_tickets_day ON hub_tickets (day, site);
 
+-- The sites the province takes events from, each with the key its events are signed with (a
+-- shared secret: the hub needs it to check a signature, so it is kept as given).
+CREATE TABLE hub_site_keys (
+    site       text PRIMARY KEY,
+    key        text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- The hub's own accounts, sessions and tokens (secrets as hashes only).
 CREATE TABLE hub_users (
     name       text PRIMARY KEY,

@@ -30,6 +30,10 @@ struct Cli {
     /// servers of a cluster).
     #[arg(long, env = "LUOT_SHIP", requires = "site")]
     ship: Option<String>,
+    /// The key this site's events are signed with, as `luot-server hub site add` printed it
+    /// (better in the environment than on the command line).
+    #[arg(long, env = "LUOT_SHIP_KEY", hide_env_values = true)]
+    ship_key: Option<String>,
     /// The province's id (the stream `LUOT_<PROVINCE>`, subjects `luot.<province>.<site>`).
     #[arg(long, env = "LUOT_PROVINCE", default_value = "province", global = true)]
     province: String,
@@ -128,6 +132,32 @@ enum HubCmd {
     User {
         #[command(subcommand)]
         action: HubUserCmd,
+    },
+    /// The sites the province takes events from.
+    Site {
+        #[command(subcommand)]
+        action: HubSiteCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum HubSiteCmd {
+    /// Enrolls a site; prints its key (for the site's --ship-key) as the last line. For a site
+    /// already enrolled, prints the key it has.
+    Add {
+        /// The site's id (its --site).
+        site: String,
+        /// The key the site already has (a database rebuilt from the stream, a second hub):
+        /// its `--ship-key`.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Lists the enrolled sites.
+    List,
+    /// Removes a site's key: its events are refused from now on (what was projected stays).
+    Remove {
+        /// The site's id.
+        site: String,
     },
 }
 
@@ -239,10 +269,17 @@ fn run() -> anyhow::Result<()> {
         None => {}
     }
     let ship = match (&cli.ship, &cli.site) {
-        (Some(url), Some(site)) => Some(
-            luot_server::ship::ShipConfig::new(url, site, &cli.province)
-                .map_err(|e| anyhow::anyhow!(e))?,
-        ),
+        (Some(url), Some(site)) => {
+            let key = cli.ship_key.as_deref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--ship needs the site's key (--ship-key or LUOT_SHIP_KEY), from `luot-server hub site add {site}`"
+                )
+            })?;
+            Some(
+                luot_server::ship::ShipConfig::new(url, site, &cli.province, key)
+                    .map_err(|e| anyhow::anyhow!(e))?,
+            )
+        }
         (None, Some(_)) => anyhow::bail!("--site names this center for --ship; give both"),
         _ => None,
     };
@@ -300,6 +337,30 @@ fn hub(args: HubArgs, province: &str) -> anyhow::Result<()> {
                 say(&token);
                 Ok(())
             }
+            Some(HubCmd::Site { action }) => match action {
+                HubSiteCmd::Add { site, key } => {
+                    let (key, new) =
+                        luot_server::hub::add_site(&args.postgres, &site, key.as_deref()).await?;
+                    say(&if new {
+                        format!("site {site:?} enrolled; give it this key (--ship-key or LUOT_SHIP_KEY):")
+                    } else {
+                        format!("site {site:?} is enrolled already; its key:")
+                    });
+                    say(&key);
+                    Ok(())
+                }
+                HubSiteCmd::List => {
+                    for (site, created) in luot_server::hub::list_sites(&args.postgres).await? {
+                        say(&format!("{site}\t{created}"));
+                    }
+                    Ok(())
+                }
+                HubSiteCmd::Remove { site } => {
+                    luot_server::hub::remove_site(&args.postgres, &site).await?;
+                    say(&format!("site {site:?} removed; its events are refused from now on"));
+                    Ok(())
+                }
+            },
             Some(HubCmd::Token {
                 action: HubTokenCmd::List,
             }) => {

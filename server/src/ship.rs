@@ -59,6 +59,50 @@ pub struct ShipConfig {
     pub site: String,
     /// The province's id.
     pub province: String,
+    /// The key this site's events are signed with (`luot-server hub site add` makes it).
+    pub key: String,
+}
+
+/// The header that carries an event's signature.
+pub const SIGNATURE_HEADER: &str = "Luot-Signature";
+
+/// The signature of an event: hex HMAC-SHA256 under the site's key of its message id, a line
+/// feed and the payload. The hub takes only events signed by the site's own key, so no other
+/// publisher can speak for a site.
+pub fn sign(key: &str, message_id: &str, payload: &[u8]) -> String {
+    use hmac::Mac as _;
+    let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(message_id.as_bytes());
+    mac.update(b"\n");
+    mac.update(payload);
+    crate::auth::hex(&mac.finalize().into_bytes())
+}
+
+/// Whether `signature` is the site's signature of an event (compared in constant time).
+pub fn verify(key: &str, message_id: &str, payload: &[u8], signature: &str) -> bool {
+    let want = sign(key, message_id, payload);
+    !want.is_empty()
+        && want.len() == signature.len()
+        && want
+            .bytes()
+            .zip(signature.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// Checks a site key's shape: `lk_` and 64 hex digits.
+pub fn check_key(key: &str) -> Result<String, String> {
+    let ok = key
+        .strip_prefix("lk_")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(key.to_owned())
+    } else {
+        Err("the site key (--ship-key) is `lk_` and 64 hex digits, as `luot-server hub site add` prints it".into())
+    }
 }
 
 /// Checks an id used as a subject token and a stream name part: 1–32 of `a-z`, `0-9`, `-`,
@@ -80,8 +124,9 @@ pub fn check_id(what: &str, id: &str) -> Result<String, String> {
 
 impl ShipConfig {
     /// Checks the ids and the URL.
-    pub fn new(url: &str, site: &str, province: &str) -> Result<ShipConfig, String> {
+    pub fn new(url: &str, site: &str, province: &str, key: &str) -> Result<ShipConfig, String> {
         let site = check_id("site", site)?;
+        let key = check_key(key)?;
         let province = check_id("province", province)?;
         for part in url.split(',') {
             let rest = part
@@ -97,6 +142,7 @@ impl ShipConfig {
             url: url.to_owned(),
             site,
             province,
+            key,
         })
     }
 
@@ -169,7 +215,7 @@ pub fn stream_config(province: &str, replicas: usize) -> stream::Config {
         storage: stream::StorageType::File,
         max_age: Duration::from_secs(STREAM_MAX_AGE_DAYS * 24 * 3600),
         max_message_size: MAX_MESSAGE,
-        duplicate_window: Duration::from_secs(120),
+        duplicate_window: DUPLICATE_WINDOW,
         num_replicas: replicas.max(1),
         discard: stream::DiscardPolicy::Old,
         ..Default::default()
@@ -192,11 +238,13 @@ pub struct RepairRequest {
 /// Bytes of events in one repair answer (NATS carries 1 MiB by default).
 pub const REPAIR_BYTES: usize = 512 * 1024;
 
-/// Answers repair requests: the events from the one asked for, each as it is published, one a
-/// line, at most [`REPAIR_BYTES`] (an empty answer: nothing from there).
+/// Answers repair requests: the events from the one asked for, each as it is published and
+/// with its signature (`<signature> <event>`), one a line, at most [`REPAIR_BYTES`] (an empty
+/// answer: nothing from there).
 async fn serve_repairs(
     client: async_nats::Client,
     store: Store,
+    config: ShipConfig,
     mut requests: async_nats::Subscriber,
 ) {
     use futures_util::StreamExt as _;
@@ -209,6 +257,7 @@ async fn serve_repairs(
         };
         let from = ask.from.max(1);
         let store = store.clone();
+        let config = config.clone();
         let lines = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             let last = store.last_seq()?;
@@ -217,9 +266,13 @@ async fn serve_repairs(
             }
             for rec in store.events(from, last, PAGE)? {
                 let body = payload(&rec);
-                if !out.is_empty() && out.len() + body.len() + 1 > REPAIR_BYTES {
+                let signature = sign(&config.key, &message_id(&config.site, rec.seq), &body);
+                if !out.is_empty() && out.len() + signature.len() + body.len() + 2 > REPAIR_BYTES {
                     break;
                 }
+                // `<signature> <event>`: the hub checks each as it checks a published one.
+                out.extend_from_slice(signature.as_bytes());
+                out.push(b' ');
                 out.extend_from_slice(&body);
                 out.push(b'\n');
             }
@@ -334,7 +387,13 @@ enum Stop {
     Link(String),
     /// The stream holds events this log does not.
     Refused(String),
+    /// Something was published under this site's id without its key: wait this long (until
+    /// the stream's duplicate window is past), then go on after it.
+    Forged(String, Duration),
 }
+
+/// The stream's duplicate window (see [`stream_config`]).
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -442,6 +501,11 @@ impl Shipper {
                     self.failed(ShipState::Refused, &why);
                     REFUSED_RECHECK
                 }
+                Stop::Forged(why, wait) => {
+                    tracing::error!(error = %why, "a forged message on this site's subject");
+                    self.failed(ShipState::Retrying, &why);
+                    wait
+                }
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -483,6 +547,7 @@ impl Shipper {
             Ok(requests) => Some(tokio::spawn(serve_repairs(
                 client.clone(),
                 self.store.clone(),
+                self.config.clone(),
                 requests,
             ))),
             Err(e) => {
@@ -546,9 +611,16 @@ impl Shipper {
             };
             for rec in &page {
                 let body = payload(rec);
+                let id = message_id(&self.config.site, rec.seq);
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(
+                    SIGNATURE_HEADER,
+                    sign(&self.config.key, &id, &body).as_str(),
+                );
                 let publish = PublishMessage::build()
                     .payload(body.clone().into())
-                    .message_id(message_id(&self.config.site, rec.seq))
+                    .headers(headers)
+                    .message_id(id)
                     .expected_last_subject_sequence(cursor.stream_seq);
                 let ack = match js.send_publish(subject.clone(), publish).await {
                     Ok(future) => future.await,
@@ -566,6 +638,18 @@ impl Shipper {
                                 && stored.subject.as_str() == subject =>
                         {
                             tracing::debug!(seq = rec.seq, "the stream already had this event");
+                        }
+                        Ok(stored) if !self.signed_by_us(&stored) => {
+                            if unsaved > 0 {
+                                let _ = self.save_cursor(cursor).await;
+                            }
+                            return Stop::Forged(
+                                format!(
+                                    "stream seq {} took the id of event {} without this site's key (a forgery; the province refuses it); shipping goes on after it once the stream's duplicate window has passed",
+                                    ack.sequence, rec.seq
+                                ),
+                                DUPLICATE_WINDOW + Duration::from_secs(1),
+                            );
                         }
                         Ok(_) => {
                             if unsaved > 0 {
@@ -631,6 +715,30 @@ impl Shipper {
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => None,
             Err(e) => return Err(Stop::Link(format!("cannot read the stream: {e}"))),
         };
+        if let Some(junk) = last.as_ref().filter(|m| !self.signed_by_us(m)) {
+            // Not this site's (not signed with its key): the province refuses it; check that
+            // the cursor's event is ours, and fence after the junk.
+            if cursor.seq > 0 {
+                match stream.get_raw_message(cursor.stream_seq).await {
+                    Ok(mine) if self.signed_by_us(&mine) => {}
+                    Ok(_) => {
+                        return Err(Stop::Refused(format!(
+                            "stream seq {} is not this site's event {}: the stream was altered",
+                            cursor.stream_seq, cursor.seq
+                        )));
+                    }
+                    Err(e) => return Err(Stop::Link(format!("cannot read the stream: {e}"))),
+                }
+            }
+            tracing::warn!(
+                stream_seq = junk.sequence,
+                "the last message on this site's subject is not signed with its key; shipping goes on after it"
+            );
+            return Ok(Cursor {
+                seq: cursor.seq,
+                stream_seq: junk.sequence,
+            });
+        }
         let Some(last) = last else {
             if cursor.seq > 0 {
                 tracing::warn!(
@@ -684,6 +792,25 @@ impl Shipper {
                 self.config.site
             ))),
         }
+    }
+
+    /// Whether a stored message is an event of this site, signed with its key.
+    fn signed_by_us(&self, message: &jetstream::message::StreamMessage) -> bool {
+        let header = |name: &str| {
+            message
+                .headers
+                .get(name)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        let id = header("Nats-Msg-Id");
+        parse_message_id(&id).is_some_and(|(site, _)| site == self.config.site)
+            && verify(
+                &self.config.key,
+                &id,
+                &message.payload,
+                &header(SIGNATURE_HEADER),
+            )
     }
 
     async fn local_event(&self, seq: u64) -> Result<Option<Recorded>, String> {
@@ -741,9 +868,11 @@ mod tests {
         for bad in ["", "a.b", "a*", "A", "a b", &"x".repeat(33), ">"] {
             assert!(check_id("site", bad).is_err(), "{bad:?}");
         }
-        assert!(ShipConfig::new("nats://h:4222", "s1", "p").is_ok());
-        assert!(ShipConfig::new("http://h:4222", "s1", "p").is_err());
-        assert!(ShipConfig::new("nats://h:4222/x", "s1", "p").is_err());
+        let key = format!("lk_{}", "a1".repeat(32));
+        assert!(ShipConfig::new("nats://h:4222", "s1", "p", &key).is_ok());
+        assert!(ShipConfig::new("http://h:4222", "s1", "p", &key).is_err());
+        assert!(ShipConfig::new("nats://h:4222/x", "s1", "p", &key).is_err());
+        assert!(ShipConfig::new("nats://h:4222", "s1", "p", "lk_short").is_err());
     }
 
     /// A message id reads back as the site and the seq it was made from.
@@ -754,6 +883,19 @@ mod tests {
         assert_eq!(parse_message_id("nothing"), None);
         assert_eq!(stream_name("hcm-city"), "LUOT_HCM-CITY");
         assert_ne!(stream_name("hcm-1"), stream_name("hcm_1"));
+    }
+
+    /// A signature holds for its own event only, under its own site's key.
+    #[test]
+    fn signatures() {
+        let key = format!("lk_{}", "0f".repeat(32));
+        let other = format!("lk_{}", "f0".repeat(32));
+        let sig = sign(&key, "s1:7", b"{}");
+        assert!(verify(&key, "s1:7", b"{}", &sig));
+        assert!(!verify(&other, "s1:7", b"{}", &sig));
+        assert!(!verify(&key, "s1:8", b"{}", &sig));
+        assert!(!verify(&key, "s1:7", b"{ }", &sig));
+        assert!(!verify(&key, "s1:7", b"{}", ""));
     }
 
     /// A password in the server list never reaches a page or a log.

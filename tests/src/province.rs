@@ -540,6 +540,16 @@ impl Hub {
         self.cli(&["token", "create", "--role", role])
     }
 
+    /// Enrolls a site with the CLI (or finds it enrolled); returns its key.
+    pub fn enroll(&self, site: &str) -> String {
+        self.cli(&["site", "add", site])
+    }
+
+    /// Enrolls a site with the key it already has (a database made anew).
+    pub fn enroll_with(&self, site: &str, key: &str) -> String {
+        self.cli(&["site", "add", site, "--key", key])
+    }
+
     /// Sets an account with the CLI; returns its password.
     pub fn user(&self, name: &str, role: &str) -> String {
         self.cli(&["user", "set", name, "--role", role])
@@ -585,9 +595,10 @@ pub const PROVINCE: &str = "testprov";
 /// Time for everything shipped to be projected.
 pub const CONVERGE: Duration = Duration::from_secs(120);
 
-/// A site of [`PROVINCE`] shipping to `ship`, with a kiosk token and a rating device per
+/// A site of [`PROVINCE`] enrolled at `hub` and shipping to `ship`, with a kiosk token and a rating device per
 /// counter 1–3 (`rate-N`).
-pub fn site(id: &str, ship: &str) -> TestServer {
+pub fn site(hub: &Hub, id: &str, ship: &str) -> TestServer {
+    let key = hub.enroll(id);
     TestServer::start(
         ServerOptions::new()
             .token("kiosk", Role::Kiosk, None)
@@ -596,7 +607,8 @@ pub fn site(id: &str, ship: &str) -> TestServer {
             .token("rate-3", Role::Kiosk, Some(3))
             .env("LUOT_SITE", id)
             .env("LUOT_SHIP", ship)
-            .env("LUOT_PROVINCE", PROVINCE),
+            .env("LUOT_PROVINCE", PROVINCE)
+            .env("LUOT_SHIP_KEY", &key),
     )
 }
 

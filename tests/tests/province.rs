@@ -35,10 +35,11 @@ async fn three_sites_through_cuts_and_kills() {
     let token = hub.token("admin");
     assert!(token.starts_with("lh_"), "{token}");
     let ids = ["s1", "s2", "s3"];
-    let mut s1 = site(ids[0], &wan.url());
-    let mut s2 = site(ids[1], &wan.url());
+    let mut s1 = site(&hub, ids[0], &wan.url());
+    let mut s2 = site(&hub, ids[1], &wan.url());
     // A cluster's address list, one of its servers down.
     let s3 = site(
+        &hub,
         ids[2],
         &format!("nats://127.0.0.1:{},{}", province::free_port(), wan.url()),
     );
@@ -221,7 +222,7 @@ async fn three_sites_through_cuts_and_kills() {
         .await
         .expect("cursor")
         .get(0);
-    let impostor = site("s3", &nats.url());
+    let impostor = site(&hub, "s3", &nats.url());
     let status: Value = poll_until(CONVERGE, "the second writer to be refused", || async {
         let v: Value = impostor
             .api_as(ADMIN)
@@ -262,8 +263,8 @@ async fn an_empty_database_is_filled_from_the_stream() {
     let pg = Postgres::start();
     let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
     let token = hub.token("admin");
-    let a = site("a", &nats.url());
-    let b = site("b", &nats.url());
+    let a = site(&hub, "a", &nats.url());
+    let b = site(&hub, "b", &nats.url());
     traffic(&a, 10, 0).await;
     traffic(&b, 6, 1).await;
     converge(
@@ -272,8 +273,12 @@ async fn an_empty_database_is_filled_from_the_stream() {
     )
     .await;
 
+    let keys = [hub.enroll("a"), hub.enroll("b")];
     hub.kill9();
     pg.replace_database();
+    // The sites' keys come back from the sites' own settings.
+    hub.enroll_with("a", &keys[0]);
+    hub.enroll_with("b", &keys[1]);
     hub.restart();
     let token = hub.token("admin");
     let api = Api::new(&hub.base_url, Some(&token));

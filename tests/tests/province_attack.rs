@@ -153,8 +153,8 @@ async fn a_cloned_site_is_refused_not_interleaved() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let mut a = site("s1", &nats.url());
-    let mut b = site("s1", &nats.url());
+    let mut a = site(&hub, "s1", &nats.url());
+    let mut b = site(&hub, "s1", &nats.url());
     let admin_a = a.api_as(ADMIN);
     admin_a.issue_ticket_any().await;
     caught_up(&admin_a).await;
@@ -232,7 +232,7 @@ async fn held_back_events_of_a_phantom_site_do_not_stall_the_province() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let s1 = site("s1", &nats.url());
+    let s1 = site(&hub, "s1", &nats.url());
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
     caught_up(&admin).await;
@@ -297,7 +297,7 @@ async fn an_event_lost_in_the_middle_of_the_stream_is_shipped_again() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let s1 = site("s1", &nats.url());
+    let s1 = site(&hub, "s1", &nats.url());
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
     caught_up(&admin).await;
@@ -384,7 +384,7 @@ async fn a_forged_event_on_a_sites_subject_is_not_projected() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let s1 = site("s1", &nats.url());
+    let s1 = site(&hub, "s1", &nats.url());
     province::rename(&s1, "Bộ phận Một cửa Quận 1").await;
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
@@ -425,7 +425,9 @@ async fn a_forged_event_on_a_sites_subject_is_not_projected() {
     let want = admin.seq().await;
     let mut seen_name = String::new();
     let mut have = 0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // The site waits out the stream's duplicate window (2 minutes), then ships after the
+    // forgery.
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
     while std::time::Instant::now() < deadline {
         let v: Value = hub_api.get("/api/v1/province/state").await.json();
         if let Some(s) = v["sites"]
@@ -499,7 +501,7 @@ async fn healthz_tells_when_postgres_is_down_and_the_hub_recovers() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let s1 = site("s1", &nats.url());
+    let s1 = site(&hub, "s1", &nats.url());
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
     caught_up(&admin).await;
@@ -569,7 +571,8 @@ async fn provinces_differing_by_dash_and_underscore_both_ship() {
             luot_tests::ServerOptions::new()
                 .env("LUOT_SITE", "s1")
                 .env("LUOT_SHIP", &nats.url())
-                .env("LUOT_PROVINCE", province),
+                .env("LUOT_PROVINCE", province)
+                .env("LUOT_SHIP_KEY", &format!("lk_{}", "ab".repeat(32))),
         )
     };
     let a = start("hcm-1");
@@ -609,7 +612,7 @@ async fn a_site_restored_from_an_older_copy_is_refused() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let mut a = site("s1", &nats.url());
+    let mut a = site(&hub, "s1", &nats.url());
     let admin = a.api_as(ADMIN);
     for _ in 0..2 {
         admin.issue_ticket_any().await;

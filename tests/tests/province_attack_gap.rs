@@ -45,7 +45,7 @@ async fn a_slow_stream_does_not_make_a_fillable_gap_permanent() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let a = site("a", &nats.url());
+    let a = site(&hub, "a", &nats.url());
     traffic(&a, 6, 0).await;
     let token = hub.token("viewer");
     let api = Api::new(&hub.base_url, Some(&token));
@@ -54,6 +54,7 @@ async fn a_slow_stream_does_not_make_a_fillable_gap_permanent() {
     assert_eq!(row["last_seq"].as_u64(), Some(want), "{row}");
 
     // The database is lost; the hub comes back, reaching NATS over a slow link.
+    let key = hub.enroll("a");
     hub.kill9();
     drop(hub);
     pg.replace_database();
@@ -63,6 +64,8 @@ async fn a_slow_stream_does_not_make_a_fillable_gap_permanent() {
         .unwrap_or(600);
     let slow = Link::with_latency(nats.port, Duration::from_millis(one_way)).await;
     let hub = Hub::start(&slow.url(), &pg.url(), PROVINCE);
+    // The site's key comes back from its own settings.
+    hub.enroll_with("a", &key);
     let api = Api::new(&hub.base_url, Some(&hub.token("viewer")));
     traffic(&a, 2, 1).await;
     let want = a.api_as(ADMIN).seq().await;

@@ -17,8 +17,8 @@ async fn two_hubs_on_one_database_both_show_every_site() {
     let one = Hub::start(&nats.url(), &pg.url(), PROVINCE);
     let two = Hub::start(&nats.url(), &pg.url(), PROVINCE);
     let token = one.token("viewer");
-    let s1 = site("s1", &nats.url());
-    let s2 = site("s2", &nats.url());
+    let s1 = site(&one, "s1", &nats.url());
+    let s2 = site(&one, "s2", &nats.url());
     for round in 0..4 {
         traffic(&s1, 4, round).await;
         traffic(&s2, 4, round + 1).await;

@@ -164,7 +164,7 @@ async fn sites_nobody_set_up_are_bounded() {
     let nats = Nats::start();
     let pg = Postgres::start();
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
-    let real = province::site("s1", &nats.url());
+    let real = province::site(&hub, "s1", &nats.url());
     let admin = real.api_as(luot_tests::ADMIN);
     let first = province::site_events(&admin).await;
     let first = first.first().cloned().expect("a first event");

@@ -31,9 +31,9 @@ async fn the_province_at_a_glance() {
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
     let token = hub.token("viewer");
     let password = hub.user("so-noi-vu", "viewer");
-    let s1 = site("q1", &nats.url());
-    let s2 = site("q3", &nats.url());
-    let s3 = site("nha-be", &nats.url());
+    let s1 = site(&hub, "q1", &nats.url());
+    let s2 = site(&hub, "q3", &nats.url());
+    let s3 = site(&hub, "nha-be", &nats.url());
     rename(&s1, "Trung tâm Phục vụ hành chính công Quận 1").await;
     rename(&s2, "Bộ phận Một cửa Quận 3").await;
     rename(&s3, "Bộ phận Một cửa Huyện Nhà Bè").await;

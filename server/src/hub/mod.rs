@@ -140,6 +140,65 @@ pub async fn create_token(
     Ok(token)
 }
 
+/// Enrolls a site with a new key, or with `key` (the one it has); a site enrolled already keeps
+/// its key, unless `key` differs, which is refused. Returns the key and whether it is new.
+pub async fn add_site(
+    postgres: &str,
+    site: &str,
+    key: Option<&str>,
+) -> anyhow::Result<(String, bool)> {
+    crate::ship::check_id("site", site).map_err(|e| anyhow::anyhow!(e))?;
+    let key_given = key.is_some();
+    let key = match key {
+        Some(key) => crate::ship::check_key(key).map_err(|e| anyhow::anyhow!(e))?,
+        None => format!("lk_{}", crate::auth::random_hex(32)),
+    };
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await?;
+    let inserted = client
+        .execute(
+            "INSERT INTO hub_site_keys (site, key) VALUES ($1, $2) ON CONFLICT (site) DO NOTHING",
+            &[&site, &key],
+        )
+        .await?;
+    let row = client
+        .query_one("SELECT key FROM hub_site_keys WHERE site = $1", &[&site])
+        .await?;
+    let stored: String = row.get(0);
+    if inserted == 0 && stored != key && key_given {
+        bail!("site {site:?} is enrolled with another key; `site remove` it first to change it");
+    }
+    Ok((stored, inserted == 1))
+}
+
+/// The enrolled sites: (id, since).
+pub async fn list_sites(postgres: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await?;
+    Ok(client
+        .query(
+            "SELECT site, created_at::text FROM hub_site_keys ORDER BY site",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Removes a site's key.
+pub async fn remove_site(postgres: &str, site: &str) -> anyhow::Result<()> {
+    let mut client = db::connect(postgres).await?;
+    db::migrate(&mut client).await?;
+    let n = client
+        .execute("DELETE FROM hub_site_keys WHERE site = $1", &[&site])
+        .await?;
+    if n == 0 {
+        bail!("no site {site:?} is enrolled");
+    }
+    Ok(())
+}
+
 /// Revokes a token, given as itself (`lh_…`) or by its id; returns its label.
 pub async fn revoke_token(postgres: &str, token_or_id: &str) -> anyhow::Result<String> {
     let mut client = db::connect(postgres).await?;

@@ -149,7 +149,9 @@ async fn round(
             }
         }
         if !messages.is_empty() {
-            let (events, rejected) = read_all(messages);
+            // Read each time: a site enrolled or removed counts from its next batch.
+            let keys = site_keys(&client).await?;
+            let (events, rejected) = read_all(messages, &keys);
             for (site, from) in project(&mut client, sites, progress, events, rejected).await? {
                 gaps.entry(site).or_insert((from, Instant::now()));
             }
@@ -241,7 +243,8 @@ async fn fill_gap(
                 read_through = message.info().map_or(last, |i| i.stream_sequence);
                 batch.push(message);
             }
-            let (mut events, _) = read_all(batch);
+            let keys = site_keys(client).await?;
+            let (mut events, _) = read_all(batch, &keys);
             events.retain(|e| e.site == site);
             for e in &mut events {
                 // The ordered consumer acknowledges nothing.
@@ -275,18 +278,32 @@ async fn fill_gap(
                     break;
                 }
             };
+        let keys = site_keys(client).await?;
+        let Some(key) = keys.get(site) else { break };
         let mut events = Vec::new();
         for line in answer
             .payload
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
         {
-            let Ok(body) = std::str::from_utf8(line) else {
+            let Ok(line) = std::str::from_utf8(line) else {
+                break;
+            };
+            let Some((signature, body)) = line.split_once(' ') else {
                 break;
             };
             let Ok(rec) = serde_json::from_str::<Recorded>(body) else {
                 break;
             };
+            let id = crate::ship::message_id(site, rec.seq);
+            if !crate::ship::verify(key, &id, body.as_bytes(), signature) {
+                tracing::error!(
+                    site,
+                    seq = rec.seq,
+                    "a repair answer not signed with the site's key; ignored"
+                );
+                break;
+            }
             events.push(Incoming {
                 site: site.to_owned(),
                 rec,
@@ -323,7 +340,10 @@ async fn fill_gap(
 
 /// Reads a message: its site from the subject, its seq from the message id, the event from
 /// the payload; all three must agree.
-fn read(message: jetstream::Message) -> Result<Incoming, Box<(jetstream::Message, String)>> {
+fn read(
+    message: jetstream::Message,
+    keys: &Keys,
+) -> Result<Incoming, Box<(jetstream::Message, String)>> {
     let site = match message.subject.as_str().rsplit_once('.') {
         Some((_, site)) if crate::ship::check_id("site", site).is_ok() => site.to_owned(),
         _ => {
@@ -348,6 +368,24 @@ fn read(message: jetstream::Message) -> Result<Incoming, Box<(jetstream::Message
             )));
         }
     };
+    let Some(key) = keys.get(&site) else {
+        return Err(Box::new((
+            message,
+            format!("site {site:?} is not enrolled (luot-server hub site add {site})"),
+        )));
+    };
+    let signature = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(crate::ship::SIGNATURE_HEADER))
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default();
+    if !crate::ship::verify(key, &id, &message.payload, &signature) {
+        return Err(Box::new((
+            message,
+            format!("event {id} is not signed with the key of {site}"),
+        )));
+    }
     let body = match std::str::from_utf8(&message.payload) {
         Ok(text) => text.to_owned(),
         Err(_) => return Err(Box::new((message, "payload is not UTF-8".into()))),
@@ -421,11 +459,14 @@ struct SiteWrite {
 }
 
 /// Reads a batch of delivered messages: the events, and what is not an event of a site.
-fn read_all(messages: Vec<jetstream::Message>) -> (Vec<Incoming>, Vec<jetstream::Message>) {
+fn read_all(
+    messages: Vec<jetstream::Message>,
+    keys: &Keys,
+) -> (Vec<Incoming>, Vec<jetstream::Message>) {
     let mut events = Vec::new();
     let mut rejected = Vec::new();
     for message in messages {
-        match read(message) {
+        match read(message, keys) {
             Ok(incoming) => events.push(incoming),
             Err(rejected_message) => {
                 let (message, why) = *rejected_message;
@@ -435,6 +476,19 @@ fn read_all(messages: Vec<jetstream::Message>) -> (Vec<Incoming>, Vec<jetstream:
         }
     }
     (events, rejected)
+}
+
+/// Each enrolled site's key.
+type Keys = HashMap<String, String>;
+
+/// The enrolled sites' keys, as the database has them now.
+async fn site_keys(client: &Client) -> anyhow::Result<Keys> {
+    Ok(client
+        .query("SELECT site, key FROM hub_site_keys", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 /// What a batch left for later: per site, the first seq still missing.

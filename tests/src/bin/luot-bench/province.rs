@@ -142,6 +142,7 @@ async fn catch_up(nats: &Nats, pg: &Postgres, sites: usize, one_way: Duration) {
     let started = Instant::now();
     let mut servers: Vec<TestServer> = Vec::new();
     for s in 0..sites {
+        let key = hub.enroll(&format!("site-{s:02}"));
         let server = luot_tests::TestServer::start(
             luot_tests::ServerOptions::new()
                 .token("kiosk", luot_shared::protocol::Role::Kiosk, None)
@@ -150,7 +151,8 @@ async fn catch_up(nats: &Nats, pg: &Postgres, sites: usize, one_way: Duration) {
                 .token("rate-3", luot_shared::protocol::Role::Kiosk, Some(3))
                 .env("LUOT_SITE", &format!("site-{s:02}"))
                 .env("LUOT_SHIP", &wan.url())
-                .env("LUOT_PROVINCE", &province),
+                .env("LUOT_PROVINCE", &province)
+                .env("LUOT_SHIP_KEY", &key),
         );
         servers.push(server);
     }
