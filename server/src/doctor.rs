@@ -2,7 +2,6 @@
 //! time zone, the clock's synchronisation, free disk, the open-files limit, the port, the
 //! center file and the data directory — and says what to fix, in Vietnamese and English.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,87 +37,7 @@ pub struct DoctorOptions {
     pub min_free_bytes: u64,
 }
 
-/// How a check went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Fine.
-    Ok,
-    /// Worth a look; the server works.
-    Warn,
-    /// Must be fixed.
-    Fail,
-}
-
-/// One check's result, in both languages.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    /// How it went.
-    pub verdict: Verdict,
-    /// What was found, in Vietnamese.
-    pub vi: String,
-    /// What was found, in English.
-    pub en: String,
-    /// What to do, in Vietnamese and in English (empty when nothing).
-    pub fix: Option<(String, String)>,
-}
-
-impl Finding {
-    fn ok(vi: impl Into<String>, en: impl Into<String>) -> Finding {
-        Finding {
-            verdict: Verdict::Ok,
-            vi: vi.into(),
-            en: en.into(),
-            fix: None,
-        }
-    }
-
-    fn bad(
-        verdict: Verdict,
-        vi: impl Into<String>,
-        en: impl Into<String>,
-        fix_vi: impl Into<String>,
-        fix_en: impl Into<String>,
-    ) -> Finding {
-        Finding {
-            verdict,
-            vi: vi.into(),
-            en: en.into(),
-            fix: Some((fix_vi.into(), fix_en.into())),
-        }
-    }
-}
-
-/// Writes findings as the doctor prints them: a tag, the Vietnamese line, the English line,
-/// then what to fix.
-pub fn render(findings: &[Finding]) -> String {
-    let mut out = String::new();
-    for f in findings {
-        let tag = match f.verdict {
-            Verdict::Ok => "[ OK ]",
-            Verdict::Warn => "[CHÚ Ý / WARN]",
-            Verdict::Fail => "[LỖI / FAIL]",
-        };
-        let _ = writeln!(out, "{tag} {}", f.vi);
-        let _ = writeln!(out, "       {}", f.en);
-        if let Some((vi, en)) = &f.fix {
-            let _ = writeln!(out, "       Cách sửa: {vi}");
-            let _ = writeln!(out, "       Fix: {en}");
-        }
-    }
-    let fails = findings
-        .iter()
-        .filter(|f| f.verdict == Verdict::Fail)
-        .count();
-    let warns = findings
-        .iter()
-        .filter(|f| f.verdict == Verdict::Warn)
-        .count();
-    let _ = writeln!(
-        out,
-        "{fails} lỗi, {warns} chú ý / {fails} to fix, {warns} to look at"
-    );
-    out
-}
+pub use luot_shared::doctor::{Finding, Verdict, render};
 
 /// Runs every check.
 pub fn run(options: &DoctorOptions) -> Vec<Finding> {

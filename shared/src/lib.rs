@@ -11,6 +11,7 @@
 //! - [`follow`]: following the event stream without a socket: seq, gaps, the lobby screen's
 //!   view and what to announce
 
+pub mod doctor;
 pub mod domain;
 pub mod engine;
 pub mod follow;
