@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use luot_server::ship::{message_id, payload, site_subject, stream_config};
+use luot_server::ship::{SIGNATURE_HEADER, message_id, payload, sign, site_subject, stream_config};
 use luot_server::store::Store;
 use luot_shared::Recorded;
 use luot_tests::province::{Hub, Link, Nats, Postgres, rename, traffic};
@@ -23,6 +23,25 @@ fn one_day() -> Vec<Recorded> {
     history::generate(&data, 1);
     let store = Store::open(&data).unwrap();
     store.events_from(1).map(|r| r.unwrap()).collect()
+}
+
+/// Enrolls a site with the hub's command line; returns its key.
+fn enroll(postgres: &str, site: &str) -> String {
+    let out = std::process::Command::new(luot_tests::server_binary())
+        .args(["hub", "--postgres", postgres, "site", "add", site])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// Sum of every site's projected cursor.
@@ -90,11 +109,14 @@ pub(crate) async fn run(sites: usize) {
     let published = Instant::now();
     for s in 0..sites {
         let site = format!("site-{s:02}");
+        let key = enroll(&pg.url(), &site);
         let subject = site_subject(PROVINCE, &site);
         let mut acks = Vec::with_capacity(n);
         for (rec, body) in day.iter().zip(&bodies) {
             let mut headers = async_nats::HeaderMap::new();
-            headers.insert("Nats-Msg-Id", message_id(&site, rec.seq).as_str());
+            let id = message_id(&site, rec.seq);
+            headers.insert("Nats-Msg-Id", id.as_str());
+            headers.insert(SIGNATURE_HEADER, sign(&key, &id, body.as_bytes()).as_str());
             acks.push(
                 js.publish_with_headers(subject.clone(), headers, body.clone().into())
                     .await
@@ -113,6 +135,11 @@ pub(crate) async fn run(sites: usize) {
     let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
     let want = total as i64;
     while projected(&db).await < want {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the hub did not project the backlog:\n{}",
+            hub.log()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let hub_s = started.elapsed().as_secs_f64();
@@ -215,7 +242,12 @@ async fn last_seqs(servers: &[TestServer]) -> Vec<(String, u64)> {
 }
 
 async fn wait_for(api: &Api, seqs: &[(String, u64)]) {
+    let started = Instant::now();
     loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the sites did not catch up"
+        );
         let state: Value = api.get("/api/v1/province/state").await.json();
         let done = seqs.iter().all(|(id, seq)| {
             state["sites"]
