@@ -171,11 +171,18 @@ pub async fn run(options: &BackupOptions) -> anyhow::Result<Written> {
             return Err(e);
         }
     };
+    if path.exists() {
+        let _ = std::fs::remove_file(&partial);
+        anyhow::bail!(
+            "{} exists already (another backup in the same second); nothing replaced",
+            path.display()
+        );
+    }
     std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
     if let Ok(dir) = std::fs::File::open(&options.dir) {
         let _ = dir.sync_all();
     }
-    let deleted = rotate(&options.dir, options.keep)?;
+    let deleted = rotate(&options.dir, options.keep, &path)?;
     Ok(Written {
         path,
         events,
@@ -248,7 +255,7 @@ pub fn check_file(path: &Path) -> anyhow::Result<u64> {
 
 /// Deletes the oldest backups (by name, which is their time) beyond `keep`, and leftover
 /// `.partial` files of interrupted runs.
-pub fn rotate(dir: &Path, keep: usize) -> anyhow::Result<Vec<PathBuf>> {
+pub fn rotate(dir: &Path, keep: usize, written: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut backups = Vec::new();
     let mut deleted = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
@@ -257,20 +264,47 @@ pub fn rotate(dir: &Path, keep: usize) -> anyhow::Result<Vec<PathBuf>> {
         if !entry.file_type()?.is_file() {
             continue;
         }
+        // Only this program's own names are rotated: `luot-YYYYMMDD-HHMMSS.jsonl`, and the
+        // `.partial` files of runs interrupted more than an hour ago (one may be running).
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
         if name.starts_with(&format!(".{PREFIX}")) && name.ends_with(".partial") {
-            std::fs::remove_file(entry.path())?;
-            deleted.push(entry.path());
-        } else if name.starts_with(PREFIX) && name.ends_with(SUFFIX) {
+            if stale {
+                std::fs::remove_file(entry.path())?;
+                deleted.push(entry.path());
+            }
+        } else if is_backup_name(&name) && entry.path() != written {
             backups.push(entry.path());
         }
     }
     backups.sort();
-    let excess = backups.len().saturating_sub(keep);
+    // The one just written counts among the kept and is never deleted.
+    let excess = backups.len().saturating_sub(keep.saturating_sub(1));
     for old in backups.into_iter().take(excess) {
         std::fs::remove_file(&old).with_context(|| format!("cannot delete {}", old.display()))?;
         deleted.push(old);
     }
     Ok(deleted)
+}
+
+/// Whether a file name is one this program gives a backup: `luot-YYYYMMDD-HHMMSS.jsonl`.
+fn is_backup_name(name: &str) -> bool {
+    name.strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(SUFFIX))
+        .is_some_and(|stamp| {
+            stamp.len() == 15
+                && stamp.bytes().enumerate().all(|(i, b)| {
+                    if i == 8 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                })
+        })
 }
 
 #[cfg(test)]
@@ -279,8 +313,9 @@ mod tests {
 
     use super::*;
 
-    /// Rotation keeps the newest by name, deletes leftover partial files and leaves other
-    /// files alone.
+    /// Rotation keeps the newest of its own backups by name with the one just written, never
+    /// deletes that one (even when a clock set back makes it sort first), and leaves alone files
+    /// it did not name and a partial file that may still be written.
     #[test]
     fn rotation_keeps_the_newest() {
         let dir = tempfile::tempdir().unwrap();
@@ -288,13 +323,16 @@ mod tests {
             "luot-20260101-020000.jsonl",
             "luot-20260102-020000.jsonl",
             "luot-20260103-020000.jsonl",
+            "luot-manual.jsonl",
+            "luot-0before-upgrade.jsonl",
             ".luot-20260104-020000.jsonl.partial",
             "notes.txt",
         ] {
             std::fs::write(dir.path().join(name), "x").unwrap();
         }
-        let deleted = rotate(dir.path(), 2).unwrap();
-        assert_eq!(deleted.len(), 2);
+        let written = dir.path().join("luot-20260103-020000.jsonl");
+        let deleted = rotate(dir.path(), 2, &written).unwrap();
+        assert_eq!(deleted, [dir.path().join("luot-20260101-020000.jsonl")]);
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -303,11 +341,20 @@ mod tests {
         assert_eq!(
             left,
             [
+                ".luot-20260104-020000.jsonl.partial",
+                "luot-0before-upgrade.jsonl",
                 "luot-20260102-020000.jsonl",
                 "luot-20260103-020000.jsonl",
+                "luot-manual.jsonl",
                 "notes.txt"
             ]
         );
+        // A clock set back: the new backup sorts first and is kept, the older ones go.
+        let early = dir.path().join("luot-20250101-020000.jsonl");
+        std::fs::write(&early, "x").unwrap();
+        rotate(dir.path(), 1, &early).unwrap();
+        assert!(early.exists());
+        assert!(!dir.path().join("luot-20260103-020000.jsonl").exists());
     }
 
     /// A file cut short, altered or ending in an error line is refused.

@@ -419,7 +419,9 @@ fn answers_healthz(listen: SocketAddr) -> bool {
     let mut answer = Vec::new();
     let _ = stream.take(64 * 1024).read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer);
-    text.starts_with("HTTP/1.1") && text.contains("\"status\"")
+    // A healthy server answers `ok`; a damaged or failing one JSON with its `status`.
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b.trim());
+    text.starts_with("HTTP/1.1") && (body == "ok" || text.contains("\"status\""))
 }
 
 /// The flags of the installed service's command line (`--data`, `--config`, `--listen`),

@@ -257,3 +257,24 @@ fn voice_check_speaks() {
         "{found:?}"
     );
 }
+
+/// A healthy Lượt already serving on the port is reported as such, not as "another program"
+/// to stop (the install tells people to run the doctor while the service runs).
+#[test]
+fn a_running_luot_on_the_port_is_not_another_program() {
+    let server = luot_tests::TestServer::start(luot_tests::ServerOptions::new());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(luot_tests::server_binary())
+        .env("TZ", "Asia/Ho_Chi_Minh")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["--listen", &server.address(), "doctor", "--min-free-mb", "1"])
+        .output()
+        .expect("run luot-server doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        finding(&text, "[ OK ]", "Lượt đang chạy").is_some(),
+        "the running server is not recognized:\n{text}"
+    );
+    assert!(!text.contains("another program"), "{text}");
+}
