@@ -6,14 +6,14 @@ Luot.words({
     actions_label: "Thao tác với số", shortcuts_on: "Dùng phím tắt (G, L, B, H, V, C, T)",
     confirm_title: "Kết thúc lượt phục vụ?", keep_serving: "Không, tiếp tục phục vụ",
     ask_call_next: "Số {n} vẫn đang ở quầy. Hoàn thành số {n} và mời số tiếp theo?",
-    ask_finish: "Hoàn thành số {n}?", ask_no_show: "Đánh dấu số {n} vắng mặt?",
+    ticket_changed: "Số ở quầy đã thay đổi — chưa làm gì; xem lại rồi thao tác lại.", ask_finish: "Hoàn thành số {n}?", ask_no_show: "Đánh dấu số {n} vắng mặt?",
     ok_call_next: "Hoàn thành và gọi tiếp", ok_finish: "Hoàn thành", ok_no_show: "Vắng mặt",
   },
   en: {
     actions_label: "Ticket actions", shortcuts_on: "Use keyboard shortcuts (G, L, B, H, V, C, T)",
     confirm_title: "End this service?", keep_serving: "No, keep serving",
     ask_call_next: "Ticket {n} is still at the counter. Finish {n} and call the next one?",
-    ask_finish: "Finish ticket {n}?", ask_no_show: "Mark ticket {n} as a no-show?",
+    ticket_changed: "The ticket at the counter changed — nothing was done; look again and act again.", ask_finish: "Finish ticket {n}?", ask_no_show: "Mark ticket {n} as a no-show?",
     ok_call_next: "Finish and call next", ok_finish: "Finish", ok_no_show: "No-show",
   },
 });
@@ -232,21 +232,32 @@ Luot.words({
   // A key (a shortcut, or Enter/Space on a focused button) never ends a citizen's service on
   // its own: it asks first, with "keep serving" focused, so a second stray key changes nothing.
   let pending = null;
+  let pendingTicket = null;
   function askFirst(action) {
     const c = counter();
     const n = c.current.number;
     pending = action;
+    pendingTicket = c.current.id;
     const key = action.replace("-", "_");
     $("confirm-text").textContent = Luot.t("ask_" + key, { n });
     $("confirm-ok").textContent = Luot.t("ok_" + key);
     $("confirm-dialog").showModal();
     $("confirm-cancel").focus();
   }
-  $("confirm-form").addEventListener("submit", (ev) => {
+  $("confirm-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const action = pending;
+    const asked = pendingTicket;
     pending = null;
     $("confirm-dialog").close();
+    // The question named one ticket: if another is at the counter now (called from elsewhere
+    // meanwhile — read afresh, the page's copy may lag), nothing is done to it.
+    await refresh();
+    const c = counter();
+    if (action && (!c || !c.current || c.current.id !== asked)) {
+      setNotice(Luot.t("ticket_changed"), true);
+      return;
+    }
     if (action) act(action, undefined, button(action));
   });
   $("confirm-cancel").addEventListener("click", () => { pending = null; $("confirm-dialog").close(); });
@@ -287,6 +298,9 @@ Luot.words({
   $("actions").addEventListener("click", (ev) => {
     const b = ev.target.closest("button");
     if (!b || b.disabled) return;
+    // The second click of a double click would end the service of the citizen the first one
+    // just called: it is ignored.
+    if (ev.detail > 1 && endsService(b.dataset.action)) return;
     trigger(b, ev.detail === 0);
   });
 

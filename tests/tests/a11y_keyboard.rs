@@ -575,3 +575,83 @@ async fn admin_dialogs_are_in_the_page() {
         Some(0)
     );
 }
+
+/// A question asked about one ticket does nothing to another: when the ticket at the counter
+/// changed (called from another session) before the confirm button, nothing is done and the
+/// page says so; the second click of a double click never ends the citizen it just called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirm_about_one_ticket_never_ends_another() {
+    let Some((browser, server)) = console().await else {
+        return;
+    };
+    server.api_as("kiosk").issue_ticket("tnmt").await;
+    browser.click("#toggle").await;
+    browser
+        .wait_js(
+            "the counter open",
+            "!document.querySelector('[data-action=call-next]').disabled",
+        )
+        .await;
+    browser.click("button[data-action=call-next]").await;
+    browser
+        .wait_js(
+            "1001 called",
+            "document.getElementById('cur-number').textContent === '1001'",
+        )
+        .await;
+    press_on_page(&browser, "h").await;
+    browser
+        .wait_js(
+            "the question about 1001",
+            "document.getElementById('confirm-dialog').open",
+        )
+        .await;
+    // Meanwhile another session at counter 1 finishes 1001 and calls 1002.
+    let lan = server.login("lan", "mat-khau-quay-1").await;
+    lan.api.counter_action(1, "finish").await.expect_status(200);
+    lan.api.call_next(1).await.expect("1002 called");
+    assert_eq!(current(&server).await.map(|c| c.0).as_deref(), Some("1002"));
+    browser.click("#confirm-ok").await;
+    browser
+        .wait_js(
+            "the page to say the ticket changed",
+            "document.getElementById('notice').textContent.includes('đã thay đổi')",
+        )
+        .await;
+    assert_eq!(
+        current(&server).await.map(|c| c.0).as_deref(),
+        Some("1002"),
+        "1002 was ended by a question about 1001"
+    );
+
+    // A double click on Gọi tiếp: the first click calls, the second is ignored.
+    browser
+        .wait_js(
+            "1002 on the page",
+            "document.getElementById('cur-number').textContent === '1002'",
+        )
+        .await;
+    count_posts(&browser).await;
+    browser
+        .js(
+            "const b = document.querySelector('[data-action=call-next]'); \
+             b.dispatchEvent(new MouseEvent('click', {bubbles: true, detail: 2})); return true;",
+        )
+        .await;
+    assert_eq!(
+        posts(&browser).await,
+        Vec::<String>::new(),
+        "the second click sent a request"
+    );
+    // The same kind of click on an action that ends nothing goes through.
+    browser
+        .js("const b = document.querySelector('[data-action=recall]'); \
+             b.dispatchEvent(new MouseEvent('click', {bubbles: true, detail: 1})); return true;")
+        .await;
+    assert_eq!(posts(&browser).await, ["/api/v1/counters/1/recall"]);
+    assert_eq!(
+        current(&server).await.map(|c| c.0).as_deref(),
+        Some("1002"),
+        "the second click of a double click ended 1002"
+    );
+}

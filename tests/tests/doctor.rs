@@ -268,7 +268,13 @@ fn a_running_luot_on_the_port_is_not_another_program() {
         .env("TZ", "Asia/Ho_Chi_Minh")
         .arg("--data")
         .arg(dir.path().join("data"))
-        .args(["--listen", &server.address(), "doctor", "--min-free-mb", "1"])
+        .args([
+            "--listen",
+            &server.address(),
+            "doctor",
+            "--min-free-mb",
+            "1",
+        ])
         .output()
         .expect("run luot-server doctor");
     let text = String::from_utf8_lossy(&out.stdout);
