@@ -16,6 +16,13 @@ use luot_shared::engine::{Command, Engine};
 use luot_shared::follow::{FollowConfig, Follower};
 use luot_shared::protocol::ServerMessage;
 
+/// A fixed working-day morning (09:30 in Hà Nội): the engine rolls the center's day over at
+/// local midnight, so a scene built by back-dating from the wall clock would close its
+/// counters when the tests run just after midnight.
+fn morning() -> Timestamp {
+    "2026-03-10T02:30:00Z".parse().unwrap()
+}
+
 /// Nine counters open and calling, 40 waiting, the latest call at counter 3 a second ago;
 /// the center's name arrives decomposed (NFD), as some editors save it.
 fn busy_center(now: Timestamp) -> Live {
@@ -106,7 +113,7 @@ fn count(harness: &Harness<'_>, label: &str) -> usize {
 /// A busy center at 1920×1080: the call, every counter, the waiting list and the ticker are on screen.
 #[test]
 fn busy_center_shows_the_call_counters_and_queues() {
-    let now = Timestamp::now();
+    let now = morning();
     let live = busy_center(now);
     let s = screen(&live, now);
     assert_eq!(s.center, "Trung tâm Hành chính công", "NFC before drawing");
@@ -140,7 +147,7 @@ fn busy_center_shows_the_call_counters_and_queues() {
 /// The smaller TV and a portrait screen draw the same call without missing glyphs.
 #[test]
 fn small_and_portrait_layouts_render() {
-    let now = Timestamp::now();
+    let now = morning();
     let live = busy_center(now);
     for size in [vec2(1366.0, 768.0), vec2(1080.0, 1920.0)] {
         let harness = render(screen(&live, now), size);
@@ -155,7 +162,7 @@ fn small_and_portrait_layouts_render() {
 /// Offline, the screen says "Mất kết nối" and for how long, over the last known state.
 #[test]
 fn offline_banner_says_for_how_long() {
-    let now = Timestamp::now();
+    let now = morning();
     let mut live = busy_center(now);
     live.link = LinkState::Offline {
         since: now - SignedDuration::from_secs(125),
@@ -170,7 +177,7 @@ fn offline_banner_says_for_how_long() {
 /// A refused token gets a clear message naming what to do.
 #[test]
 fn refused_token_is_explained() {
-    let now = Timestamp::now();
+    let now = morning();
     let mut live = busy_center(now);
     live.link = LinkState::Refused {
         since: now,

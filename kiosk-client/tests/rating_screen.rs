@@ -21,6 +21,13 @@ use luot_shared::engine::{Command, Engine};
 use luot_shared::follow::{FollowConfig, Follower};
 use luot_shared::protocol::ServerMessage;
 
+/// A fixed working-day morning (09:30 in Hà Nội): the engine rolls the center's day over at
+/// local midnight, so a scene built by back-dating from the wall clock would close its
+/// counters when the tests run just after midnight.
+fn morning() -> Timestamp {
+    "2026-03-10T02:30:00Z".parse().unwrap()
+}
+
 /// Records ratings; answers as told.
 struct FakeSender {
     sent: Mutex<Vec<(TicketId, u8, Option<String>)>>,
@@ -51,7 +58,7 @@ impl Counter {
     /// Counter 1 open with two tickets of its field waiting; the screen connected.
     fn new(reply: RatingReply, reasons: &[&str]) -> Counter {
         let engine = Engine::new();
-        let at = Timestamp::now() - SignedDuration::from_mins(5);
+        let at = morning() - SignedDuration::from_mins(5);
         let shared = Shared::new(Follower::new(FollowConfig::default()));
         shared.lock().link = LinkState::Online;
         let notes = Notes::new();

@@ -25,6 +25,13 @@ use luot_shared::follow::{FollowConfig, Follower};
 use luot_shared::protocol::{ServerMessage, TicketView};
 use luot_shared::{Priority, TicketStatus};
 
+/// A fixed working-day morning (09:30 in Hà Nội): the engine rolls the center's day over at
+/// local midnight, so a scene built by back-dating from the wall clock would close its
+/// counters when the tests run just after midnight.
+fn morning() -> Timestamp {
+    "2026-03-10T02:30:00Z".parse().unwrap()
+}
+
 const PORTRAIT: egui::Vec2 = vec2(1080.0, 1920.0);
 const LANDSCAPE: egui::Vec2 = vec2(1920.0, 1080.0);
 const PANEL: egui::Vec2 = vec2(1280.0, 800.0);
@@ -130,7 +137,7 @@ fn center(issuing: bool) -> (Shared, Notes) {
     config
         .counters
         .retain(|c| !c.services.iter().any(|s| s == "tt"));
-    let now = Timestamp::now();
+    let now = morning();
     let mut at = now - SignedDuration::from_mins(10);
     let mut step = |engine: &mut Engine, command: Command| {
         at += SignedDuration::from_millis(100);
@@ -650,7 +657,7 @@ fn many_fields_page_instead_of_shrinking() {
             mode: Default::default(),
         });
     }
-    let now = Timestamp::now();
+    let now = morning();
     engine
         .handle(
             Command::Configure {
