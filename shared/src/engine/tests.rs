@@ -335,6 +335,78 @@ fn call_next_finishes_the_held_ticket_before_calling() {
     assert_eq!(desk.status(first.id), TicketStatus::Done);
 }
 
+fn expect(current: Option<TicketId>, then: Command) -> Command {
+    Command::Expect {
+        current,
+        then: Box::new(then),
+    }
+}
+
+/// A command naming the ticket it expects acts when the counter holds exactly that one, and
+/// is refused, changing nothing, when the counter holds another one or none.
+#[test]
+fn an_expected_ticket_guards_every_counter_action() {
+    let mut desk = Desk::new();
+    desk.ok(open(1));
+    let first = desk.issue("tnmt");
+    let second = desk.issue("tnmt");
+    desk.ok(expect(None, call_next(1)));
+    // Someone else called the next citizen meanwhile: a finish, no-show, recall, start,
+    // transfer or call-next aimed at `first` must not land on `second`.
+    desk.ok(call_next(1));
+    for then in [
+        finish(1),
+        no_show(1),
+        recall(1),
+        start(1),
+        call_next(1),
+        transfer(1, Some("tp"), None),
+    ] {
+        let e = desk.refuse(expect(Some(first.id), then));
+        assert!(
+            matches!(&e, DomainError::TicketChanged(m) if m.contains(&second.number)),
+            "{e}"
+        );
+        assert_eq!(e.code(), "ticket_changed");
+    }
+    assert!(matches!(
+        desk.refuse(expect(None, call_next(1))),
+        DomainError::TicketChanged(_)
+    ));
+    assert!(matches!(
+        desk.refuse(expect(None, close(1))),
+        DomainError::TicketChanged(_)
+    ));
+    assert_eq!(desk.status(second.id), TicketStatus::Called);
+    desk.ok(expect(Some(second.id), finish(1)));
+    assert_eq!(desk.status(second.id), TicketStatus::Done);
+    // The counter now holds nothing: an action aimed at the finished ticket is refused.
+    assert!(matches!(
+        desk.refuse(expect(Some(second.id), no_show(1))),
+        DomainError::TicketChanged(m) if m.contains("no longer holds")
+    ));
+    desk.ok(expect(None, close(1)));
+}
+
+/// Only a counter's command can name the ticket it expects, and the counter must exist.
+#[test]
+fn an_expectation_wraps_only_a_counter_command() {
+    let mut desk = Desk::new();
+    desk.ok(open(1));
+    assert!(matches!(
+        desk.refuse(expect(None, issue("tnmt", None, None))),
+        DomainError::Invalid(_)
+    ));
+    assert!(matches!(
+        desk.refuse(expect(None, expect(None, call_next(1)))),
+        DomainError::Invalid(_)
+    ));
+    assert_eq!(
+        desk.refuse(expect(None, call_next(99))),
+        DomainError::UnknownCounter(99)
+    );
+}
+
 /// Call-next on an empty queue answers nobody-waiting, still finishing a held ticket.
 #[test]
 fn call_next_on_an_empty_queue_answers_nobody_waiting() {
