@@ -367,6 +367,7 @@ impl Engine {
         let t = self
             .tickets
             .get(&ticket)
+            .or_else(|| self.rateable_after_close.get(&ticket))
             .ok_or(DomainError::UnknownTicket(ticket))?;
         if t.status != TicketStatus::Done {
             return Err(DomainError::Conflict(format!(

@@ -1031,6 +1031,98 @@ fn rating_reasons_come_from_the_center_list() {
     ));
 }
 
+fn rate_5(ticket: TicketId) -> Command {
+    Command::Rate {
+        ticket,
+        score: 5,
+        reason: None,
+        rater: device(1),
+    }
+}
+
+/// A citizen finished a few minutes before midnight may still rate within the window after
+/// the day closed; the rating is recorded on that ticket, opens no day, and counts once; a
+/// ticket finished earlier than the window before the close, or one still served at the
+/// close, is not rateable afterwards.
+#[test]
+fn the_last_citizens_of_a_day_can_rate_after_it_closed() {
+    let mut desk = Desk::new();
+    desk.ok(open(1));
+    desk.set(MONDAY, 23, 30);
+    let early = desk.issue("tnmt");
+    desk.call(1);
+    desk.ok(finish(1));
+    desk.set(MONDAY, 23, 55);
+    let late = desk.issue("tnmt");
+    let served = desk.issue("tnmt");
+    desk.call(1);
+    desk.ok(finish(1));
+    desk.call(1);
+    desk.set(TUESDAY, 0, 1);
+    let (_, events) = desk.ok(Command::Tick);
+    assert_eq!(kinds(&events), ["day_closed"]);
+    desk.set(TUESDAY, 0, 3);
+    let (reply, events) = desk.ok(rate_5(late.id));
+    assert_eq!(kinds(&events), ["ticket_rated"]);
+    assert!(
+        matches!(&events[0].event, Event::TicketRated { ticket, counter: 1, .. } if ticket.id == late.id)
+    );
+    assert!(
+        matches!(reply, Reply::Ticket { ticket, .. } if ticket.number == late.number && ticket.status == TicketStatus::Done)
+    );
+    assert!(matches!(
+        desk.refuse(rate_5(late.id)),
+        DomainError::AlreadyRated(n) if n == late.number
+    ));
+    assert!(matches!(
+        desk.refuse(rate_5(early.id)),
+        DomainError::UnknownTicket(_)
+    ));
+    assert!(matches!(
+        desk.refuse(rate_5(served.id)),
+        DomainError::UnknownTicket(_)
+    ));
+    // The rating opened no day: Tuesday's first ticket is its 1001, with no second close.
+    let (_, events) = desk.ok(issue("tnmt", None, None));
+    assert_eq!(kinds(&events), ["ticket_issued"]);
+    // Replaying the log gives the same state.
+    let mut replay = Engine::new();
+    for rec in &desk.log {
+        replay.apply(rec).unwrap();
+    }
+    assert!(replay.snapshot() == desk.engine.snapshot());
+    let restored = Engine::from_snapshot(&desk.engine.snapshot()).unwrap();
+    assert!(restored.snapshot() == desk.engine.snapshot());
+}
+
+/// At the closing hour the same holds, and the window still ends: past it, the rating is
+/// refused as late.
+#[test]
+fn a_rating_after_the_closing_hour_keeps_its_window() {
+    let mut config = CenterConfig::default();
+    config.center.close = Some(civil::time(17, 0, 0, 0));
+    let mut desk = Desk::with(config);
+    desk.set(MONDAY, 16, 50);
+    let first = desk.issue("tnmt");
+    let second = desk.issue("tnmt");
+    desk.call(1);
+    desk.set(MONDAY, 16, 55);
+    desk.call(1);
+    desk.set(MONDAY, 16, 58);
+    desk.ok(finish(1));
+    desk.set(MONDAY, 17, 1);
+    let (_, events) = desk.ok(Command::Tick);
+    assert_eq!(kinds(&events), ["day_closed"]);
+    desk.set(MONDAY, 17, 6);
+    let (_, events) = desk.ok(rate_5(second.id));
+    assert_eq!(kinds(&events), ["ticket_rated"]);
+    // Finished at 16:55 (by the call of the next), rated 11 minutes later: too late.
+    assert!(matches!(
+        desk.refuse(rate_5(first.id)),
+        DomainError::RatingWindowClosed(_)
+    ));
+}
+
 /// Scores outside 1..=5 are invalid.
 #[test]
 fn rating_out_of_range_is_invalid() {
