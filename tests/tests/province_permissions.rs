@@ -585,3 +585,45 @@ async fn a_center_refused_by_nats_says_so() {
         started.elapsed()
     );
 }
+
+/// A hub whose user may not acknowledge still projects, and the province's state names the
+/// refusal (`projection.last_error`) instead of the stream redelivering in silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_refused_by_nats_says_so() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let ack = "            \"$JS.ACK.LUOT_HCM.luot-hub.>\"\n";
+    let config = single_node(|q2| q2);
+    assert!(config.contains(ack), "the hub acknowledges: {config}");
+    let nats = Nats::with_config(&config.replacen(ack, "", 1));
+    let pg = Postgres::start();
+    let hub = Hub::start(&url(&nats, "hub"), &pg.url(), PROVINCE);
+    let q1 = center(&nats, "q1", &hub.enroll("q1"));
+    q1.api_as(ADMIN)
+        .issue("tnmt", None)
+        .await
+        .expect_status(201);
+    caught_up(&q1).await;
+    let viewer = Api::new(&hub.base_url, Some(&hub.token("viewer")));
+    converge(&viewer, &[("q1", &q1)]).await;
+    let projection = poll_until(
+        WAIT,
+        "the hub to tell that its acks are refused",
+        || async {
+            let state: Value = viewer.get("/api/v1/province/state").await.json();
+            let p = state["projection"].clone();
+            p["last_error"]
+                .as_str()
+                .is_some_and(|e| {
+                    e.contains("Permissions Violation for Publish to \"$JS.ACK.LUOT_HCM.luot-hub.")
+                        && e.contains("packaging/province/nats-server.conf")
+                })
+                .then_some(p)
+        },
+    )
+    .await;
+    assert_eq!(projection["connected"], true, "{projection}");
+    same_log(&pg, "q1", &q1).await.expect("q1's log");
+}

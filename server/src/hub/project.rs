@@ -95,13 +95,14 @@ pub(super) async fn run(
 async fn round(
     config: &HubConfig,
     sites: &Sites,
-    progress: &Progress,
+    progress: &Arc<Progress>,
     backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let mut client = super::db::connect(&config.postgres).await?;
     super::sites::load_all(&client, sites).await?;
     let refusals = crate::ship::Refusals::default();
     let noted = refusals.clone();
+    let shown = Arc::downgrade(progress);
     let nats = crate::ship::NatsAuth::of(&config.nats)
         .map_err(|e| anyhow::anyhow!(e))?
         .options()
@@ -109,13 +110,15 @@ async fn round(
         .name("luot-hub")
         .custom_inbox_prefix(crate::ship::hub_inbox_prefix(&config.province))
         .event_callback(move |event| {
+            // Shown at once: a refused acknowledgement, say, leaves projecting itself working.
             if let async_nats::Event::ServerError(error) = &event
                 && let Some(refused) = noted.note(error)
             {
-                tracing::error!(
-                    error = %crate::ship::refusal_message("the hub", &refused),
-                    "projection"
-                );
+                let why = crate::ship::refusal_message("the hub", &refused);
+                tracing::error!(error = %why, "projection");
+                if let Some(progress) = shown.upgrade() {
+                    progress.refused(why);
+                }
             }
             async {}
         })
