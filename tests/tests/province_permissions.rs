@@ -281,8 +281,8 @@ async fn last_of(admin: &Client, site: &str) -> u64 {
         .unwrap_or_else(|| panic!("a last message of {site}: {got}"))
 }
 
-/// Two centers and the hub, each with its own user of the shipped file: both centers' logs
-/// reach PostgreSQL whole, an event deleted from the middle of the stream is fetched from its
+/// Two centers and the hub, each with its own user of the shipped file, on a stream an older
+/// version made (the hub turns direct gets on): both centers' logs reach PostgreSQL whole, an event deleted from the middle of the stream is fetched from its
 /// center by a repair request, and center q1's user can neither publish on q2's subject, read
 /// q2's events, delete or purge, nor make a consumer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -293,6 +293,18 @@ async fn centers_ship_and_are_repaired_under_the_shipped_permissions_and_reach_n
     }
     let nats = Nats::with_config(&single_node(|q2| q2));
     let pg = Postgres::start();
+    // The stream as an older version made it, without direct gets: the hub turns them on.
+    let admin = Client::connect(&nats, "admin", "_INBOX.test-admin").await;
+    let mut old = luot_server::ship::stream_config(PROVINCE, 1);
+    old.allow_direct = false;
+    let made = admin
+        .api(
+            &format!("$JS.API.STREAM.CREATE.{STREAM}"),
+            &serde_json::to_string(&old).expect("json"),
+        )
+        .await
+        .expect("the stream made");
+    assert_eq!(made["config"]["allow_direct"], false, "{made}");
     let mut hub = Hub::start(&url(&nats, "hub"), &pg.url(), PROVINCE);
     let q1 = center(&nats, "q1", &hub.enroll("q1"));
     let q2 = center(&nats, "q2", &hub.enroll("q2"));
@@ -306,10 +318,14 @@ async fn centers_ship_and_are_repaired_under_the_shipped_permissions_and_reach_n
     converge(&viewer, &[("q1", &q1), ("q2", &q2)]).await;
     same_log(&pg, "q1", &q1).await.expect("q1's log");
     same_log(&pg, "q2", &q2).await.expect("q2's log");
+    let info = admin
+        .api(&format!("$JS.API.STREAM.INFO.{STREAM}"), "")
+        .await
+        .expect("stream info");
+    assert_eq!(info["config"]["allow_direct"], true, "{info}");
 
     // A repair: the hub is down while q1 ships three events; the operator then deletes the
     // middle one from the stream, so only q1 itself still has it.
-    let admin = Client::connect(&nats, "admin", "_INBOX.test-admin").await;
     hub.kill9();
     let q1_admin = q1.api_as(ADMIN);
     for _ in 0..3 {
