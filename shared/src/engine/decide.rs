@@ -365,9 +365,7 @@ impl Engine {
             Rater::Admin { name } => (name, None),
         };
         let t = self
-            .tickets
-            .get(&ticket)
-            .or_else(|| self.rateable_after_close.get(&ticket))
+            .ticket(ticket)
             .ok_or(DomainError::UnknownTicket(ticket))?;
         if t.status != TicketStatus::Done {
             return Err(DomainError::Conflict(format!(

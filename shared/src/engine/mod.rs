@@ -232,9 +232,12 @@ impl Engine {
         &self.config
     }
 
-    /// Today's ticket with this id.
+    /// Today's ticket with this id, or one of the day that closed last that its rating
+    /// device may still rate.
     pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
-        self.tickets.get(&id)
+        self.tickets
+            .get(&id)
+            .or_else(|| self.rateable_after_close.get(&id))
     }
 
     /// The center's local date at `now`.
