@@ -7,7 +7,7 @@ use super::{
     CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RATEABLE_AFTER_CLOSE, RECENT_CALLS,
     SERVICE_SAMPLES, prefix_len,
 };
-use crate::domain::{CounterId, TicketId, TicketStatus};
+use crate::domain::{CounterId, Ticket, TicketId, TicketStatus};
 use crate::lifecycle;
 use crate::protocol::{ClockStep, Event, RecentCall};
 
@@ -152,15 +152,18 @@ impl Engine {
                 self.day = None;
                 let window =
                     SignedDuration::from_mins(i64::from(self.config.center.rating_window_min));
-                self.rateable_after_close = std::mem::take(&mut self.tickets)
-                    .into_iter()
-                    .filter(|(_, t)| {
-                        t.status == TicketStatus::Done
-                            && t.rating.is_none()
-                            && t.finished_at
-                                .is_some_and(|f| at.duration_since(f) <= window)
-                    })
-                    .collect();
+                // Kept from an earlier close too (a day closed again after a clock step back):
+                // whatever is still within its window stays rateable.
+                let rateable = |t: &Ticket| {
+                    t.status == TicketStatus::Done
+                        && t.rating.is_none()
+                        && t.finished_at
+                            .is_some_and(|f| at.duration_since(f) <= window)
+                };
+                self.rateable_after_close.retain(|_, t| rateable(t));
+                let closing = std::mem::take(&mut self.tickets);
+                self.rateable_after_close
+                    .extend(closing.into_iter().filter(|(_, t)| rateable(t)));
                 while self.rateable_after_close.len() > RATEABLE_AFTER_CLOSE {
                     self.rateable_after_close.pop_first();
                 }
