@@ -152,3 +152,52 @@ async fn a_center_does_not_learn_the_other_centers_from_stream_information() {
     let text = String::from_utf8_lossy(&info.payload).to_string();
     assert!(!text.contains("luot.hcm.q2"), "{text}");
 }
+
+/// A center's user may publish anything on its own subject, as much as it likes: the stream
+/// has no bound of its own, so one center filling the node's store must not stop the other
+/// centers from shipping (here on a node given 2 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "defect (design): the province stream has no per-center bound (stream_config: no max_bytes / max_msgs_per_subject; one account): one center's user can fill JetStream's store and stop every other center from shipping"]
+async fn one_center_filling_the_store_does_not_stop_the_others() {
+    if let Err(why) = province::available() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let text = config();
+    assert!(
+        text.contains("max_file_store: 50G"),
+        "the shipped store bound"
+    );
+    let nats = Nats::with_config(&text.replace("max_file_store: 50G", "max_file_store: 2MB"));
+    let admin = connect(&nats, "admin", "_INBOX.test-admin").await;
+    let js = async_nats::jetstream::new(admin.clone());
+    js.create_stream(luot_server::ship::stream_config("hcm", 1))
+        .await
+        .expect("the stream");
+    let spy = connect(&nats, "q1", "_INBOX.luot.hcm.q1").await;
+    let q1js = async_nats::jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(3))
+        .build(spy);
+    let junk: Vec<u8> = vec![b'x'; 200_000];
+    let mut stored = 0;
+    for _ in 0..40 {
+        let ok = match q1js.publish("luot.hcm.q1", junk.clone().into()).await {
+            Ok(ack) => ack.await.is_ok(),
+            Err(_) => false,
+        };
+        if !ok {
+            break;
+        }
+        stored += 1;
+    }
+    assert!(stored > 0, "q1 published nothing");
+    let other = js
+        .publish("luot.hcm.q2", "q2's next event".into())
+        .await
+        .expect("published")
+        .await;
+    assert!(
+        other.is_ok(),
+        "after q1 stored {stored} × 200 kB: {other:?}"
+    );
+}
