@@ -107,6 +107,15 @@ async fn odd_encodings_of_the_expected_ticket() {
             e.message
         );
     }
+    // A long value is refused with a short answer (the message does not echo it whole).
+    let long = "7".repeat(20_000);
+    let reply = act(&staff, 1, "call-next", &long).await;
+    assert!((400..=431).contains(&reply.status), "{}", reply.status);
+    assert!(
+        reply.body.len() < 2_000,
+        "an answer of {} bytes",
+        reply.body.len()
+    );
     let bare = staff.counter_action(1, "call-next?ticket").await;
     assert_eq!(bare.status, 400, "{}", bare.body);
     assert_eq!(staff.seq().await, seq, "nothing recorded");
