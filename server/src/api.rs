@@ -280,10 +280,15 @@ impl ActionParams {
         }
         match raw.parse::<TicketId>() {
             Ok(id) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(Some(id))),
-            _ => Err(ApiError::bad_request(
-                "bad_ticket",
-                format!("ticket: a ticket id or \"none\", not {raw:?}"),
-            )),
+            _ => {
+                // Shown in part: the answer stays short however long the value.
+                let shown: String = raw.chars().take(40).collect();
+                let more = if shown.len() < raw.len() { "…" } else { "" };
+                Err(ApiError::bad_request(
+                    "bad_ticket",
+                    format!("ticket: a ticket id or \"none\", not {shown:?}{more}"),
+                ))
+            }
         }
     }
 }

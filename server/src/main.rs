@@ -28,7 +28,7 @@ struct Cli {
     site: Option<String>,
     /// Ships the log to the province's NATS JetStream: `nats://HOST:PORT` (commas between the
     /// servers of a cluster).
-    #[arg(long, env = "LUOT_SHIP", requires = "site")]
+    #[arg(long, env = "LUOT_SHIP", requires = "site", hide_env_values = true)]
     ship: Option<String>,
     /// The key this site's events are signed with, as `luot-server hub site add` printed it
     /// (better in the environment than on the command line).
@@ -106,10 +106,10 @@ enum Cmd {
 #[derive(clap::Args)]
 struct HubArgs {
     /// PostgreSQL connection string (`postgres://USER:PASSWORD@HOST/DB`).
-    #[arg(long, env = "LUOT_HUB_POSTGRES")]
+    #[arg(long, env = "LUOT_HUB_POSTGRES", hide_env_values = true)]
     postgres: String,
     /// NATS server(s) with JetStream: `nats://HOST:PORT`, commas between a cluster's servers.
-    #[arg(long, env = "LUOT_HUB_NATS")]
+    #[arg(long, env = "LUOT_HUB_NATS", hide_env_values = true)]
     nats: Option<String>,
     /// Address the provincial page and API listen on.
     #[arg(long, env = "LUOT_HUB_LISTEN", default_value = "127.0.0.1:8090")]
