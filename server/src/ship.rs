@@ -128,17 +128,7 @@ impl ShipConfig {
         let site = check_id("site", site)?;
         let key = check_key(key)?;
         let province = check_id("province", province)?;
-        for part in url.split(',') {
-            let rest = part
-                .trim()
-                .strip_prefix("nats://")
-                .or_else(|| part.trim().strip_prefix("tls://"))
-                .ok_or_else(|| format!("{part:?} is not a nats:// or tls:// address"))?;
-            if rest.is_empty() || rest.contains('/') {
-                return Err(format!("{:?} must be nats://HOST:PORT", redact(part)));
-            }
-        }
-        NatsAuth::of(url)?;
+        check_addresses(url)?;
         Ok(ShipConfig {
             url: url.to_owned(),
             site,
@@ -187,6 +177,12 @@ impl NatsAuth {
         let mut found: Option<NatsAuth> = None;
         for part in server_list(url) {
             let Some((_, rest)) = part.split_once("://") else {
+                if part.contains('@') {
+                    return Err(format!(
+                        "{:?} carries credentials but no nats:// or tls:// scheme",
+                        redact(&part)
+                    ));
+                }
                 continue;
             };
             let Some((auth, _)) = rest.rsplit_once('@') else {
@@ -274,7 +270,11 @@ pub fn redact(url: &str) -> String {
         .map(|part| {
             let part = part.trim();
             let Some((scheme, rest)) = part.split_once("://") else {
-                return part.to_owned();
+                // Not an address, but it may still hold a password before an `@`.
+                return match part.rsplit_once('@') {
+                    Some((_, host)) => format!("***@{host}"),
+                    None => part.to_owned(),
+                };
             };
             match rest.rsplit_once('@') {
                 Some((auth, host)) => {
@@ -290,6 +290,27 @@ pub fn redact(url: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// Checks a NATS server list (`nats://` or `tls://` `[user:password@]HOST:PORT`, comma
+/// separated), naming a bad address with its password masked.
+pub fn check_addresses(url: &str) -> Result<(), String> {
+    for part in url.split(',') {
+        let Some(rest) = part
+            .trim()
+            .strip_prefix("nats://")
+            .or_else(|| part.trim().strip_prefix("tls://"))
+        else {
+            return Err(format!(
+                "{:?} is not a nats:// or tls:// address (a comma in a password is written %2C)",
+                redact(part)
+            ));
+        };
+        if rest.is_empty() || rest.contains('/') {
+            return Err(format!("{:?} must be nats://HOST:PORT", redact(part)));
+        }
+    }
+    NatsAuth::of(url).map(|_| ())
 }
 
 /// The subject of one site's events.

@@ -161,7 +161,9 @@ const Luot = {
       ws.onmessage = (m) => {
         let msg;
         try { msg = JSON.parse(m.data); } catch (e) { return; }
-        if (msg.type === "snapshot") { seq = msg.seq; onState(msg.state); }
+        // A snapshot is the server's word as of now (after a restart its seq may even be
+        // lower than before): `true` tells the page to take it whatever it showed.
+        if (msg.type === "snapshot") { seq = msg.seq; onState(msg.state, true); }
         else if (msg.type === "event") {
           if (seq !== null && msg.seq !== seq + 1 && msg.seq > seq) { ws.close(); return; }
           if (seq === null || msg.seq > seq) { seq = msg.seq; refresh(); }

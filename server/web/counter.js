@@ -174,8 +174,14 @@ Luot.words({
       Luot.el("div", { class: "stat" }, Luot.el("b", {}, String(c.no_shows_today)), Luot.t("no_shows_here")));
   }
 
+  // Two reads of the state may be in flight at once (this page's own and the stream's); the
+  // one that answers last must not put an older state back on the screen.
+  function adopt(s, snapshot) {
+    if (snapshot || !state || s.seq >= state.seq) state = s;
+  }
+
   async function refresh() {
-    try { state = await Luot.api("GET", "/api/v1/state"); } catch (e) { /* the stream will catch up */ }
+    try { adopt(await Luot.api("GET", "/api/v1/state")); } catch (e) { /* the stream will catch up */ }
     render();
   }
 
@@ -327,7 +333,7 @@ Luot.words({
   });
   document.addEventListener("luot:lang", () => (counterId === null ? showPicker() : render()));
 
-  Luot.follow((s) => { state = s; if (counterId !== null) render(); }, (online) => {
+  Luot.follow((s, snapshot) => { adopt(s, snapshot); if (counterId !== null) render(); }, (online) => {
     const conn = $("conn");
     conn.hidden = false;
     conn.textContent = Luot.t(online ? "online" : "offline");

@@ -307,7 +307,6 @@ fn an_admin_correction_after_the_close_is_a_correction() {
 /// of the ticket it touched as `Engine::ticket` gives it (server/src/hub/project.rs, `fold`):
 /// after a late rating that lookup must give the rated ticket, or the hub never records it.
 #[test]
-#[ignore = "defect: Engine::ticket does not see rateable_after_close, so the hub's projection (hub/project.rs fold) never writes a late rating to hub_tickets"]
 fn the_hubs_lookup_finds_a_late_rated_ticket() {
     let (mut desk, id) = closed_at_midnight();
     desk.now += SignedDuration::from_secs(60);
@@ -322,7 +321,6 @@ fn the_hubs_lookup_finds_a_late_rated_ticket() {
 /// midnight closes Monday a second time: the 23:55 ticket is still within its window and
 /// must stay rateable.
 #[test]
-#[ignore = "defect: fold.rs DayClosed replaces rateable_after_close instead of adding to it: a second close of the day drops the tickets the first one kept"]
 fn a_second_close_of_the_same_day_keeps_the_first_ones_rateable() {
     let (mut desk, id) = closed_at_midnight();
     let expected = desk.now;

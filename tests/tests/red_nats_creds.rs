@@ -56,7 +56,6 @@ fn differing_or_broken_credentials_are_refused_without_the_password() {
 /// A mistyped scheme (`NATS://`, `nats:/`) or a password with a raw comma is refused at
 /// start; the message must not show the password.
 #[test]
-#[ignore = "defect: ShipConfig::new (server/src/ship.rs:136) prints the unredacted address in `is not a nats:// or tls:// address`"]
 fn a_mistyped_address_is_refused_without_the_password() {
     for url in [
         format!("NATS://q1:{SECRET}@h:4222"),
@@ -185,7 +184,6 @@ async fn a_wrong_password_is_named_and_no_password_shows() {
 /// carries credentials must have them presented or be refused, never connect without them
 /// (and hand the password to the NATS client's address, which its debug log prints).
 #[test]
-#[ignore = "defect: NatsAuth::of (server/src/ship.rs:188) skips an address without `://`, so the hub's `--nats hub:PASSWORD@host:4222` connects without credentials"]
 fn a_hub_address_without_a_scheme_does_not_lose_its_credentials() {
     let auth = NatsAuth::of(&format!("hub:{SECRET}@h:4222"));
     assert!(
