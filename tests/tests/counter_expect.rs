@@ -1,11 +1,21 @@
 //! A counter action that names the ticket the console shows (`?ticket=ID`, or `none`) acts
 //! only when the counter still holds exactly that ticket: two tabs of one counter, a stale
-//! page, or many presses at once never end a citizen the clerk has not seen.
+//! page, a takeover, a transfer, many presses at once or a day closing between the view and
+//! the press never end a citizen the clerk has not seen; odd encodings of the value are a
+//! clear 400.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use jiff::Timestamp;
+use jiff::civil::Date;
+use luot_server::auth;
+use luot_server::clock::Clock;
+use luot_server::store::Store;
 use luot_shared::TicketStatus;
 use luot_shared::protocol::{Role, TicketView};
+use luot_tests::in_process::Running;
 use luot_tests::{Api, ServerOptions, TestServer};
 use tokio::sync::Barrier;
 
@@ -39,6 +49,8 @@ fn server() -> TestServer {
             .center(CENTER)
             .token("kiosk", Role::Kiosk, None)
             .token("staff-1", Role::Staff, Some(1))
+            .token("staff-1b", Role::Staff, Some(1))
+            .token("staff-2", Role::Staff, Some(2))
             .token("display", Role::Display, None),
     )
 }
@@ -48,13 +60,13 @@ async fn act(api: &Api, counter: u32, action: &str, ticket: &str) -> luot_tests:
         .await
 }
 
-/// The ticket counter 1 holds, as the server says now.
-async fn held(api: &Api) -> Option<TicketView> {
-    let state = api.state().await;
-    state
+/// What counter `id` holds, as the server says now.
+async fn held(api: &Api, id: u32) -> Option<TicketView> {
+    api.state()
+        .await
         .counters
         .iter()
-        .find(|c| c.id == 1)
+        .find(|c| c.id == id)
         .and_then(|c| c.current.clone())
 }
 
@@ -104,7 +116,7 @@ async fn an_action_on_a_ticket_the_counter_no_longer_holds_does_nothing() {
     let e = act(&staff, 1, "call-next", "none").await.expect_error(409);
     assert_eq!(e.code, "ticket_changed");
     assert_eq!(staff.seq().await, seq, "a refused action recorded nothing");
-    let now = held(&staff).await.expect("counter 1 holds a ticket");
+    let now = held(&staff, 1).await.expect("counter 1 holds a ticket");
     assert_eq!(
         (now.id, now.status),
         (second.id, TicketStatus::Called),
@@ -202,5 +214,238 @@ async fn a_malformed_expectation_is_refused() {
         .await
         .expect_error(403);
     assert_eq!(e.code, "forbidden");
-    assert!(held(&staff).await.is_none(), "nobody was called");
+    assert!(held(&staff, 1).await.is_none(), "nobody was called");
+}
+
+/// Duplicated, padded, signed, non-ASCII-digit, hexadecimal, exponent, NUL-laden, oversized
+/// and value-less `ticket`s are a 400 that records nothing and calls nobody; an escaped
+/// `none` is `none`, and leading zeros name the same id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_encodings_of_the_expected_ticket() {
+    let server = server();
+    let kiosk = server.api_as("kiosk");
+    let staff = server.api_as("staff-1");
+    let first = kiosk.issue_ticket("a").await;
+    kiosk.issue_ticket("a").await;
+    staff.open_counter(1).await;
+    let seq = staff.seq().await;
+    for bad in [
+        "none&ticket=none",
+        "none&ticket=1",
+        "%20none",
+        "none%20",
+        "%201",
+        "1%20",
+        "%2B1",
+        "%D9%A1",
+        "%EF%BC%91",
+        "n%00one",
+        "NONE",
+        "0x1",
+        "1e0",
+        "1;",
+        "99999999999999999999999999999999999999",
+        "%",
+        "%zz",
+    ] {
+        let reply = act(&staff, 1, "call-next", bad).await;
+        assert_eq!(reply.status, 400, "{bad:?}: {}", reply.body);
+        let e = reply.expect_error(400);
+        assert!(
+            e.code == "bad_ticket" || e.code == "bad_query",
+            "{bad:?}: {} {}",
+            e.code,
+            e.message
+        );
+    }
+    // A long value is refused with a short answer (the message does not echo it whole).
+    let long = "7".repeat(20_000);
+    let reply = act(&staff, 1, "call-next", &long).await;
+    assert!((400..=431).contains(&reply.status), "{}", reply.status);
+    assert!(
+        reply.body.len() < 2_000,
+        "an answer of {} bytes",
+        reply.body.len()
+    );
+    let bare = staff.counter_action(1, "call-next?ticket").await;
+    assert_eq!(bare.status, 400, "{}", bare.body);
+    assert_eq!(staff.seq().await, seq, "nothing recorded");
+    assert!(held(&staff, 1).await.is_none(), "nobody was called");
+
+    let called: TicketView = act(&staff, 1, "call-next", "n%6Fne")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(called.id, first.id);
+    let padded = format!("000{}", first.id);
+    let done: TicketView = act(&staff, 1, "finish", &padded)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!((done.id, done.status), (first.id, TicketStatus::Done));
+}
+
+/// Another staff member takes over counter 1 and calls the next citizen: the first clerk's
+/// page, still showing the old ticket, can end neither the new one nor the old; a ticket
+/// transferred away or held at another counter is refused too, and counter 2 receives the
+/// transferred ticket only as the clerk there names "none".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_transfer_and_another_counters_ticket() {
+    let server = server();
+    let kiosk = server.api_as("kiosk");
+    let a = server.api_as("staff-1");
+    let b = server.api_as("staff-1b");
+    let two = server.api_as("staff-2");
+    let x = kiosk.issue_ticket("a").await;
+    let y = kiosk.issue_ticket("a").await;
+    let z = kiosk.issue_ticket("b").await;
+    a.open_counter(1).await;
+    two.open_counter(2).await;
+    let called: TicketView = act(&a, 1, "call-next", "none")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(called.id, x.id);
+    let at_two: TicketView = act(&two, 2, "call-next", "none")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(at_two.id, z.id);
+
+    // B takes over counter 1 and calls next from what B sees (x).
+    b.open_counter(1).await;
+    let next: TicketView = act(&b, 1, "call-next", &x.id.to_string())
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(next.id, y.id);
+    let seq = a.seq().await;
+    for action in ["finish", "no-show", "recall", "call-next"] {
+        let e = act(&a, 1, action, &x.id.to_string())
+            .await
+            .expect_error(409);
+        assert_eq!(e.code, "ticket_changed", "{action}");
+        // Counter 2's ticket named at counter 1.
+        let e = act(&a, 1, action, &z.id.to_string())
+            .await
+            .expect_error(409);
+        assert_eq!(e.code, "ticket_changed", "{action}");
+    }
+    assert_eq!(a.seq().await, seq, "nothing recorded");
+    assert_eq!(held(&a, 1).await.map(|t| t.id), Some(y.id));
+    assert_eq!(held(&a, 2).await.map(|t| t.id), Some(z.id));
+
+    // B transfers y to service b; A's stale page cannot touch it, nor can counter 2's clerk
+    // while counter 2 still holds z.
+    b.post(
+        &format!("/api/v1/counters/1/transfer?ticket={}", y.id),
+        &serde_json::json!({ "service": "b" }),
+    )
+    .await
+    .expect_status(200);
+    let e = act(&a, 1, "finish", &y.id.to_string())
+        .await
+        .expect_error(409);
+    assert_eq!(e.code, "ticket_changed");
+    let e = act(&two, 2, "finish", &y.id.to_string())
+        .await
+        .expect_error(409);
+    assert_eq!(e.code, "ticket_changed");
+    act(&two, 2, "finish", &z.id.to_string())
+        .await
+        .expect_status(200);
+    let got: TicketView = act(&two, 2, "call-next", "none")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(got.id, y.id);
+}
+
+fn local(day: Date, h: i8, m: i8, s: i8) -> Timestamp {
+    day.at(h, m, s, 0)
+        .in_tz("Asia/Ho_Chi_Minh")
+        .expect("a local time")
+        .timestamp()
+}
+
+fn tokens(dir: &Path, specs: &[(&str, Role, Option<u32>)]) -> Vec<(String, String)> {
+    let store = Store::open(dir).expect("the store opens");
+    specs
+        .iter()
+        .map(|(label, role, counter)| {
+            let (token, _) = auth::create_token(&store, *role, *counter, Some((*label).to_owned()))
+                .expect("token created");
+            ((*label).to_owned(), token)
+        })
+        .collect()
+}
+
+fn api(base: &str, tokens: &[(String, String)], label: &str) -> Api {
+    let token = tokens
+        .iter()
+        .find(|(l, _)| l == label)
+        .map(|(_, t)| t.as_str());
+    Api::new(base, token)
+}
+
+fn advance_to(clock: &Clock, to: Timestamp) {
+    let by = to.duration_since(clock.now());
+    clock.advance(Duration::try_from(by).expect("forward"));
+}
+
+/// The page shows ticket x at 23:59; the press comes after midnight: refused with
+/// `ticket_changed`, x is not finished; "call next" on `none` meets the closed counter. After
+/// a restart, the next morning's ticket has a new id, and yesterday's id named at the counter
+/// holding it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_closing_between_the_view_and_the_press() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let tokens = tokens(
+        dir.path(),
+        &[
+            ("kiosk", Role::Kiosk, None),
+            ("staff-1", Role::Staff, Some(1)),
+        ],
+    );
+    let monday = jiff::civil::date(2026, 11, 30);
+    let tuesday = jiff::civil::date(2026, 12, 1);
+    let clock = Clock::manual(local(monday, 23, 58, 0));
+    let server = Running::start(dir.path(), &clock).await;
+    let kiosk = api(&server.base, &tokens, "kiosk");
+    let staff = api(&server.base, &tokens, "staff-1");
+    staff.open_counter(1).await;
+    let x = kiosk.issue_ticket("tnmt").await;
+    let called: TicketView = act(&staff, 1, "call-next", "none")
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(called.id, x.id);
+
+    advance_to(&clock, local(tuesday, 0, 0, 10));
+    let e = act(&staff, 1, "finish", &x.id.to_string())
+        .await
+        .expect_error(409);
+    assert_eq!(e.code, "ticket_changed", "{}", e.message);
+    let e = act(&staff, 1, "call-next", "none").await.expect_error(409);
+    assert_eq!(e.code, "counter_closed", "{}", e.message);
+    assert!(held(&staff, 1).await.is_none());
+    server.stop().await;
+
+    advance_to(&clock, local(tuesday, 7, 30, 0));
+    let server = Running::start(dir.path(), &clock).await;
+    let kiosk = api(&server.base, &tokens, "kiosk");
+    let staff = api(&server.base, &tokens, "staff-1");
+    let y = kiosk.issue_ticket("tnmt").await;
+    assert_ne!(y.id, x.id, "a new day's ticket never reuses an id");
+    assert_eq!(y.number, x.number, "numbering starts again");
+    act(&staff, 1, "open", "none").await.expect_status(200);
+    act(&staff, 1, "call-next", "none").await.expect_status(200);
+    let seq = staff.seq().await;
+    let e = act(&staff, 1, "finish", &x.id.to_string())
+        .await
+        .expect_error(409);
+    assert_eq!(e.code, "ticket_changed");
+    assert_eq!(staff.seq().await, seq);
+    assert_eq!(held(&staff, 1).await.map(|t| t.id), Some(y.id));
+    server.stop().await;
 }
