@@ -4,8 +4,15 @@
 use std::path::Path;
 use std::time::Duration;
 
+use jiff::Timestamp;
+use jiff::civil::Date;
+use luot_server::auth;
 use luot_server::clock::Clock;
+use luot_server::store::Store;
 use luot_server::{Options, Server};
+use luot_shared::protocol::Role;
+
+use crate::Api;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -63,4 +70,53 @@ impl Running {
             .expect("the server task")
             .expect("a clean stop");
     }
+}
+
+/// The instant of `h:m:s` on `day` in Hà Nội time (the test centers' zone).
+///
+/// # Panics
+///
+/// On a time that does not exist.
+pub fn hanoi(day: Date, h: i8, m: i8, s: i8) -> Timestamp {
+    day.at(h, m, s, 0)
+        .in_tz("Asia/Ho_Chi_Minh")
+        .expect("a local time")
+        .timestamp()
+}
+
+/// Tokens made on a stopped data directory, as `luot-server token create` does: `(label,
+/// token)` for each `(label, role, counter)`.
+///
+/// # Panics
+///
+/// When the store does not open or a token cannot be made.
+pub fn tokens(dir: &Path, specs: &[(&str, Role, Option<u32>)]) -> Vec<(String, String)> {
+    let store = Store::open(dir).expect("the store opens");
+    specs
+        .iter()
+        .map(|(label, role, counter)| {
+            let (token, _) = auth::create_token(&store, *role, *counter, Some((*label).to_owned()))
+                .expect("token created");
+            ((*label).to_owned(), token)
+        })
+        .collect()
+}
+
+/// A client of `base` with the token labelled `label` (none when there is no such label).
+pub fn api(base: &str, tokens: &[(String, String)], label: &str) -> Api {
+    let token = tokens
+        .iter()
+        .find(|(l, _)| l == label)
+        .map(|(_, t)| t.as_str());
+    Api::new(base, token)
+}
+
+/// Moves a manual `clock` forward to `to`.
+///
+/// # Panics
+///
+/// When `to` is before the clock's time.
+pub fn advance_to(clock: &Clock, to: Timestamp) {
+    let by = to.duration_since(clock.now());
+    clock.advance(Duration::try_from(by).expect("forward"));
 }

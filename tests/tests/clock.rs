@@ -2,50 +2,17 @@
 //! the rating window, a wall clock stepped forward and back while running, and one found
 //! behind the log at start.
 
-use std::path::Path;
 use std::time::Duration;
 
-use jiff::civil::Date;
-use jiff::{SignedDuration, Timestamp};
-use luot_server::auth;
+use jiff::SignedDuration;
 use luot_server::clock::Clock;
-use luot_server::store::Store;
 use luot_shared::protocol::{Role, StateView, TicketView};
 use luot_tests::Api;
-use luot_tests::in_process::Running;
+use luot_tests::in_process::{Running, api, hanoi, tokens};
 use serde_json::Value;
 
 /// 8.6 hours.
 const STEP: SignedDuration = SignedDuration::from_secs(30_960);
-
-/// The instant of `h:m` on `day` in Hà Nội time.
-fn local(day: Date, h: i8, m: i8) -> Timestamp {
-    day.at(h, m, 0, 0)
-        .in_tz("Asia/Ho_Chi_Minh")
-        .expect("a local time")
-        .timestamp()
-}
-
-/// Tokens made on the stopped data directory, as `luot-server token create` does.
-fn tokens(dir: &Path, specs: &[(&str, Role, Option<u32>)]) -> Vec<(String, String)> {
-    let store = Store::open(dir).expect("the store opens");
-    specs
-        .iter()
-        .map(|(label, role, counter)| {
-            let (token, _) = auth::create_token(&store, *role, *counter, Some((*label).to_owned()))
-                .expect("token created");
-            ((*label).to_owned(), token)
-        })
-        .collect()
-}
-
-fn api(base: &str, tokens: &[(String, String)], label: &str) -> Api {
-    let token = tokens
-        .iter()
-        .find(|(l, _)| l == label)
-        .map(|(_, t)| t.as_str());
-    Api::new(base, token)
-}
 
 /// A counter-1 ticket served now; returns it.
 async fn served(kiosk: &Api, staff: &Api) -> TicketView {
@@ -69,7 +36,7 @@ async fn the_rating_window_follows_the_servers_clock() {
             ("admin", Role::Admin, None),
         ],
     );
-    let clock = Clock::manual(local(jiff::civil::date(2026, 12, 1), 9, 0));
+    let clock = Clock::manual(hanoi(jiff::civil::date(2026, 12, 1), 9, 0, 0));
     let server = Running::start(dir.path(), &clock).await;
     let kiosk = api(&server.base, &tokens, "kiosk");
     let device = api(&server.base, &tokens, "rate-1");
@@ -124,7 +91,7 @@ async fn clock_steps_are_recorded_and_the_record_follows_the_corrected_clock() {
     );
     let monday = jiff::civil::date(2026, 11, 30);
     let tuesday = jiff::civil::date(2026, 12, 1);
-    let clock = Clock::manual(local(monday, 16, 0));
+    let clock = Clock::manual(hanoi(monday, 16, 0, 0));
     let server = Running::start(dir.path(), &clock).await;
     let kiosk = api(&server.base, &tokens, "kiosk");
     let staff = api(&server.base, &tokens, "staff-1");
@@ -175,7 +142,7 @@ async fn clock_steps_are_recorded_and_the_record_follows_the_corrected_clock() {
     server.stop().await;
 
     // Tuesday really comes: its numbering continues after the 1001 issued early.
-    let real = Clock::manual(local(tuesday, 8, 0));
+    let real = Clock::manual(hanoi(tuesday, 8, 0, 0));
     let server = Running::start(dir.path(), &real).await;
     let kiosk = api(&server.base, &tokens, "kiosk");
     let h = kiosk.issue_ticket("tnmt").await;

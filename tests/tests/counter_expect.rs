@@ -4,18 +4,12 @@
 //! the press never end a citizen the clerk has not seen; odd encodings of the value are a
 //! clear 400.
 
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use jiff::Timestamp;
-use jiff::civil::Date;
-use luot_server::auth;
 use luot_server::clock::Clock;
-use luot_server::store::Store;
 use luot_shared::TicketStatus;
 use luot_shared::protocol::{Role, TicketView};
-use luot_tests::in_process::Running;
+use luot_tests::in_process::{Running, advance_to, api, hanoi, tokens};
 use luot_tests::{Api, ServerOptions, TestServer};
 use tokio::sync::Barrier;
 
@@ -361,38 +355,6 @@ async fn takeover_transfer_and_another_counters_ticket() {
     assert_eq!(got.id, y.id);
 }
 
-fn local(day: Date, h: i8, m: i8, s: i8) -> Timestamp {
-    day.at(h, m, s, 0)
-        .in_tz("Asia/Ho_Chi_Minh")
-        .expect("a local time")
-        .timestamp()
-}
-
-fn tokens(dir: &Path, specs: &[(&str, Role, Option<u32>)]) -> Vec<(String, String)> {
-    let store = Store::open(dir).expect("the store opens");
-    specs
-        .iter()
-        .map(|(label, role, counter)| {
-            let (token, _) = auth::create_token(&store, *role, *counter, Some((*label).to_owned()))
-                .expect("token created");
-            ((*label).to_owned(), token)
-        })
-        .collect()
-}
-
-fn api(base: &str, tokens: &[(String, String)], label: &str) -> Api {
-    let token = tokens
-        .iter()
-        .find(|(l, _)| l == label)
-        .map(|(_, t)| t.as_str());
-    Api::new(base, token)
-}
-
-fn advance_to(clock: &Clock, to: Timestamp) {
-    let by = to.duration_since(clock.now());
-    clock.advance(Duration::try_from(by).expect("forward"));
-}
-
 /// The page shows ticket x at 23:59; the press comes after midnight: refused with
 /// `ticket_changed`, x is not finished; "call next" on `none` meets the closed counter. After
 /// a restart, the next morning's ticket has a new id, and yesterday's id named at the counter
@@ -409,7 +371,7 @@ async fn a_day_closing_between_the_view_and_the_press() {
     );
     let monday = jiff::civil::date(2026, 11, 30);
     let tuesday = jiff::civil::date(2026, 12, 1);
-    let clock = Clock::manual(local(monday, 23, 58, 0));
+    let clock = Clock::manual(hanoi(monday, 23, 58, 0));
     let server = Running::start(dir.path(), &clock).await;
     let kiosk = api(&server.base, &tokens, "kiosk");
     let staff = api(&server.base, &tokens, "staff-1");
@@ -421,7 +383,7 @@ async fn a_day_closing_between_the_view_and_the_press() {
         .json();
     assert_eq!(called.id, x.id);
 
-    advance_to(&clock, local(tuesday, 0, 0, 10));
+    advance_to(&clock, hanoi(tuesday, 0, 0, 10));
     let e = act(&staff, 1, "finish", &x.id.to_string())
         .await
         .expect_error(409);
@@ -431,7 +393,7 @@ async fn a_day_closing_between_the_view_and_the_press() {
     assert!(held(&staff, 1).await.is_none());
     server.stop().await;
 
-    advance_to(&clock, local(tuesday, 7, 30, 0));
+    advance_to(&clock, hanoi(tuesday, 7, 30, 0));
     let server = Running::start(dir.path(), &clock).await;
     let kiosk = api(&server.base, &tokens, "kiosk");
     let staff = api(&server.base, &tokens, "staff-1");
