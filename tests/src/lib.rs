@@ -100,6 +100,31 @@ fn warn_if_older(binary: &std::path::Path, test: &std::path::Path) {
     }
 }
 
+/// Where Debian puts libfaketime's preload library, by architecture.
+const LIBFAKETIME: [&str; 3] = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+];
+
+/// libfaketime's preload library (Debian package `faketime`), or `None` with the reason
+/// printed.
+///
+/// # Panics
+///
+/// When it is missing and `CI=true`: CI installs it (`.ci/run`), so there it must be found.
+pub fn libfaketime() -> Option<PathBuf> {
+    let found = LIBFAKETIME.iter().map(PathBuf::from).find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "faketime is not installed; CI must install it (.ci/run)"
+        );
+        eprintln!("skipped: libfaketime not found (apt-get install faketime)");
+    }
+    found
+}
+
 /// A token to create with `luot-server token create` before the first start.
 #[derive(Debug, Clone)]
 struct TokenSpec {
@@ -830,6 +855,34 @@ impl WsClient {
                 Some(Ok(message)) => return Some(message),
                 Some(Err(_)) | None => return None,
             }
+        }
+    }
+
+    /// The next message within `limit`, which may be longer than [`TIMEOUT`] (reading answers
+    /// the server's pings meanwhile, so a quiet minute does not end the connection); `None`
+    /// when `limit` passes first.
+    ///
+    /// # Panics
+    ///
+    /// On a closed connection or a frame that is not a [`ServerMessage`].
+    pub async fn next_message_within(&mut self, limit: Duration) -> Option<ServerMessage> {
+        let frame = tokio::time::timeout(limit, async {
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(message)) => return Some(message),
+                    Some(Err(_)) | None => return None,
+                }
+            }
+        })
+        .await
+        .ok()?;
+        match frame {
+            Some(Message::Text(text)) => Some(
+                ServerMessage::decode(text.as_str())
+                    .unwrap_or_else(|e| panic!("undecodable server message ({e}): {text}")),
+            ),
+            other => panic!("expected a text message, got {other:?}"),
         }
     }
 
