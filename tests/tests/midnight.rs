@@ -92,7 +92,8 @@ async fn the_day_closes_at_midnight_and_the_next_starts_afresh() {
             // libfaketime otherwise reports CLOCK_MONOTONIC as the faked calendar time, and a
             // timed wait of std (a futex with an absolute monotonic deadline) then sleeps for
             // decades in the kernel's real monotonic time.
-            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            .own_clock(),
     );
     let kiosk = server.api_as("kiosk");
     let staff = server.api_as("quay-1");
