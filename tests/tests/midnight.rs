@@ -25,9 +25,10 @@ const LEAD: SignedDuration = SignedDuration::from_secs(60);
 /// (15 s) that closes a day nobody acts in, and slack for a loaded machine.
 const CLOSE_WITHIN: Duration = Duration::from_secs(150);
 
-/// The offset (seconds, for `FAKETIME`) that puts a clock reading now at [`LEAD`] before the
-/// next midnight in the center's zone.
-fn offset_to_before_midnight(tz: &TimeZone) -> i64 {
+/// The `FAKETIME` start (`@YYYY-MM-DD HH:MM:SS`, UTC) [`LEAD`] before the center's next
+/// midnight: libfaketime starts the server's wall clock there when the server starts, however
+/// long the tokens took to make before it.
+fn start_before_midnight(tz: &TimeZone) -> String {
     let now = Timestamp::now();
     let tomorrow = now
         .to_zoned(tz.clone())
@@ -38,7 +39,10 @@ fn offset_to_before_midnight(tz: &TimeZone) -> i64 {
         .to_zoned(tz.clone())
         .expect("midnight exists")
         .timestamp();
-    (midnight - LEAD).duration_since(now).as_secs()
+    (midnight - LEAD)
+        .to_zoned(TimeZone::UTC)
+        .strftime("@%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// Feeds one message to the display's follower, as the display's socket loop does.
@@ -81,14 +85,16 @@ async fn until_event(
 async fn the_day_closes_at_midnight_and_the_next_starts_afresh() {
     let Some(lib) = libfaketime() else { return };
     let tz = TimeZone::get("Asia/Ho_Chi_Minh").expect("the center's zone");
-    let offset = offset_to_before_midnight(&tz);
+    let start = start_before_midnight(&tz);
     let server = TestServer::start(
         ServerOptions::new()
             .token("kiosk", Role::Kiosk, None)
             .token("quay-1", Role::Staff, Some(1))
             .token("tv", Role::Display, None)
             .env("LD_PRELOAD", &lib.to_string_lossy())
-            .env("FAKETIME", &format!("{offset:+}"))
+            .env("FAKETIME", &start)
+            // The zone libfaketime reads the start in.
+            .env("TZ", "UTC")
             // libfaketime otherwise reports CLOCK_MONOTONIC as the faked calendar time, and a
             // timed wait of std (a futex with an absolute monotonic deadline) then sleeps for
             // decades in the kernel's real monotonic time.
