@@ -1100,3 +1100,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The zone the midnight guard watches: the center file's, else the default center's.
+    #[test]
+    fn the_guard_watches_the_centers_zone() {
+        assert_eq!(center_zone(None), "Asia/Ho_Chi_Minh");
+        assert_eq!(
+            center_zone(Some("[center]\nname = \"A\"\n")),
+            "Asia/Ho_Chi_Minh"
+        );
+        assert_eq!(
+            center_zone(Some("[center]\ntimezone = \"Europe/Berlin\"\n")),
+            "Europe/Berlin"
+        );
+        let left = until_midnight("Asia/Ho_Chi_Minh");
+        assert!(left > Duration::ZERO && left <= Duration::from_secs(24 * 3600));
+    }
+}
