@@ -79,6 +79,8 @@ enum Op {
     RateAs(u8, u8, u8),
     /// Cancel as staff bound to one counter.
     CancelAt(u8, Who),
+    /// `op` only if its counter holds the picked ticket (or none).
+    Expect(Option<u8>, Box<Op>),
 }
 
 /// Which counter a step acts at.
@@ -310,6 +312,10 @@ fn command(engine: &Engine, base: &CenterConfig, op: &Op) -> Command {
         Op::Reconfigure(variant) => Command::Configure {
             config: Box::new(reshape(base, *variant)),
             by: "admin".to_owned(),
+        },
+        Op::Expect(ticket, op) => Command::Expect {
+            current: ticket.map(|i| pick(engine, i)),
+            then: Box::new(command(engine, base, op)),
         },
         Op::Tick | Op::Wait(_) | Op::WaitHours(_) | Op::StepBack(_) => Command::Tick,
     }

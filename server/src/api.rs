@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::AppState;
 use crate::auth::{Credential, Principal};
-use crate::error::{ApiError, Json, Path, Result};
+use crate::error::{ApiError, Json, Path, Query, Result};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -257,6 +257,37 @@ enum CounterAction {
     Transfer,
 }
 
+/// The query of a counter action.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ActionParams {
+    /// The id of the ticket the caller sees at the counter, or `none` when it sees none: the
+    /// action is done only if the counter still holds exactly that (else `409
+    /// ticket_changed`, nothing done). Without it the action applies to whatever the counter
+    /// holds.
+    ticket: Option<String>,
+}
+
+impl ActionParams {
+    /// `None`: no expectation; `Some(None)`: the counter must hold no ticket.
+    fn expected(&self) -> Result<Option<Option<TicketId>>> {
+        let Some(raw) = self.ticket.as_deref() else {
+            return Ok(None);
+        };
+        if raw == "none" {
+            return Ok(Some(None));
+        }
+        match raw.parse::<TicketId>() {
+            Ok(id) if raw.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(Some(id))),
+            _ => Err(ApiError::bad_request(
+                "bad_ticket",
+                format!("ticket: a ticket id or \"none\", not {raw:?}"),
+            )),
+        }
+    }
+}
+
 /// What a counter action answers with 200: the ticket it acted on, or the counter.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
@@ -304,6 +335,7 @@ async fn counter(
     params(
         ("id" = u32, Path, description = "Counter number"),
         ("action" = inline(CounterAction), Path, description = "What to do"),
+        ActionParams,
     ),
     request_body(content = Option<TransferRequest>, description = "For `transfer`: where the ticket goes"),
     responses(
@@ -311,16 +343,19 @@ async fn counter(
         (status = 204, description = "`call-next` with nobody waiting"),
         (status = 403, description = "`forbidden`: not assigned to this counter; `not_your_counter`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such action; `unknown_counter`, `unknown_service`", body = ErrorBody),
-        (status = 409, description = "`counter_closed`, `no_current_ticket`, `conflict`", body = ErrorBody),
+        (status = 400, description = "`bad_ticket`, `bad_query`", body = ErrorBody),
+        (status = 409, description = "`counter_closed`, `no_current_ticket`, `conflict`; `ticket_changed`: the counter no longer holds the `ticket` named", body = ErrorBody),
         (status = 422, description = "`invalid_body`: a transfer body of the wrong shape; `invalid`", body = ErrorBody),
     ))]
 async fn counter_action(
     State(app): State<AppState>,
     who: Principal,
     Path((counter, action)): Path<(CounterId, String)>,
+    Query(params): Query<ActionParams>,
     body: std::result::Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response> {
     who.require_counter(counter)?;
+    let expected = params.expected()?;
     // Taken as a `Result` so that a body over the limit gets the API's JSON error too.
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::Bad(
@@ -363,6 +398,13 @@ async fn counter_action(
                 staff,
             }
         }
+    };
+    let command = match expected {
+        Some(current) => Command::Expect {
+            current,
+            then: Box::new(command),
+        },
+        None => command,
     };
     match app.engine.command(command).await? {
         Reply::Ticket { ticket, .. } => {

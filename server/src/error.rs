@@ -73,6 +73,7 @@ impl ApiError {
                 DomainError::CounterClosed(_)
                 | DomainError::NoCurrentTicket(_)
                 | DomainError::Conflict(_)
+                | DomainError::TicketChanged(_)
                 | DomainError::IssuingClosed(_)
                 | DomainError::NumbersExhausted(_)
                 | DomainError::AlreadyRated(_)

@@ -413,6 +413,7 @@ fn hub(args: HubArgs, province: &str) -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("the hub needs --nats nats://HOST:PORT"))?;
                 luot_server::ship::check_id("province", province)
                     .map_err(|e| anyhow::anyhow!(e))?;
+                luot_server::ship::NatsAuth::of(&nats).map_err(|e| anyhow::anyhow!(e))?;
                 // Before the page is announced: once it is, the schema is there.
                 luot_server::hub::migrate(&args.postgres).await?;
                 let listener = tokio::net::TcpListener::bind(args.listen)

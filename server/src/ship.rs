@@ -135,9 +135,10 @@ impl ShipConfig {
                 .or_else(|| part.trim().strip_prefix("tls://"))
                 .ok_or_else(|| format!("{part:?} is not a nats:// or tls:// address"))?;
             if rest.is_empty() || rest.contains('/') {
-                return Err(format!("{part:?} must be nats://HOST:PORT"));
+                return Err(format!("{:?} must be nats://HOST:PORT", redact(part)));
             }
         }
+        NatsAuth::of(url)?;
         Ok(ShipConfig {
             url: url.to_owned(),
             site,
@@ -146,9 +147,14 @@ impl ShipConfig {
         })
     }
 
-    /// The servers to connect to, one per comma-separated address.
+    /// The servers to connect to, one per comma-separated address, without credentials.
     pub fn servers(&self) -> Vec<String> {
-        server_list(&self.url)
+        server_addresses(&self.url)
+    }
+
+    /// The credentials the addresses carry.
+    pub fn auth(&self) -> NatsAuth {
+        NatsAuth::of(&self.url).unwrap_or(NatsAuth::None)
     }
 
     /// The server list as shown and logged: a password in it is masked.
@@ -160,6 +166,97 @@ impl ShipConfig {
     pub fn subject(&self) -> String {
         site_subject(&self.province, &self.site)
     }
+}
+
+/// The credentials in a server list: `nats://USER:PASSWORD@HOST:PORT` or
+/// `nats://TOKEN@HOST:PORT`, the same in every address that carries any (one NATS user per
+/// program); percent-escapes (`%40` for `@`) are decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatsAuth {
+    /// No credentials.
+    None,
+    /// A user and its password.
+    User(String, String),
+    /// A token.
+    Token(String),
+}
+
+impl NatsAuth {
+    /// Reads the credentials of a server list; addresses with different ones are refused.
+    pub fn of(url: &str) -> Result<NatsAuth, String> {
+        let mut found: Option<NatsAuth> = None;
+        for part in server_list(url) {
+            let Some((_, rest)) = part.split_once("://") else {
+                continue;
+            };
+            let Some((auth, _)) = rest.rsplit_once('@') else {
+                continue;
+            };
+            let auth = match auth.split_once(':') {
+                Some((user, password)) => {
+                    NatsAuth::User(percent_decode(user)?, percent_decode(password)?)
+                }
+                None => NatsAuth::Token(percent_decode(auth)?),
+            };
+            match &found {
+                Some(seen) if *seen != auth => {
+                    return Err(format!(
+                        "the addresses of {} carry different credentials: one NATS user connects to every server of a cluster",
+                        redact(url)
+                    ));
+                }
+                _ => found = Some(auth),
+            }
+        }
+        Ok(found.unwrap_or(NatsAuth::None))
+    }
+
+    /// Connection options that present these credentials.
+    pub fn options(&self) -> async_nats::ConnectOptions {
+        match self {
+            NatsAuth::None => async_nats::ConnectOptions::new(),
+            NatsAuth::User(user, password) => {
+                async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+            }
+            NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
+        }
+    }
+}
+
+fn percent_decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or("a % in a NATS address's credentials is not followed by two hex digits")?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the credentials of a NATS address are not UTF-8".into())
+}
+
+/// `nats://a:4222,nats://b:4222` as its addresses to connect to, without their credentials
+/// (given apart, see [`NatsAuth`], so that no password reaches a log).
+pub fn server_addresses(url: &str) -> Vec<String> {
+    server_list(url)
+        .into_iter()
+        .map(|part| match part.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}"),
+                None => part,
+            },
+            None => part,
+        })
+        .collect()
 }
 
 /// `nats://a:4222,nats://b:4222` as its addresses.
@@ -218,8 +315,63 @@ pub fn stream_config(province: &str, replicas: usize) -> stream::Config {
         duplicate_window: DUPLICATE_WINDOW,
         num_replicas: replicas.max(1),
         discard: stream::DiscardPolicy::Old,
+        // A site reads the last message of its own subject with a direct get whose request
+        // subject names that subject, so NATS permissions can keep it from reading another
+        // site's (packaging/province/nats-server.conf).
+        allow_direct: true,
         ..Default::default()
     }
+}
+
+/// The inbox prefix of a site's connection: its replies (acknowledgements, API answers) come
+/// on subjects only its own NATS user may subscribe to.
+pub fn site_inbox_prefix(province: &str, site: &str) -> String {
+    format!("_INBOX.luot.{province}.{site}")
+}
+
+/// The inbox prefix of the hub's connection.
+pub fn hub_inbox_prefix(province: &str) -> String {
+    format!("_INBOX.luot-hub.{province}")
+}
+
+/// Takes note of the NATS server's permission refusals on a connection (the server answers a
+/// refused publish or subscription with an error only, and a refused request then times out):
+/// each is logged and shown as the last error; the latest is returned by [`Refusals::take`].
+#[derive(Clone, Default)]
+pub struct Refusals {
+    latest: Arc<Mutex<Option<String>>>,
+}
+
+impl Refusals {
+    /// Whether a server error is a permission refusal; notes it.
+    pub fn note(&self, error: &async_nats::ServerError) -> Option<String> {
+        let async_nats::ServerError::Other(text) = error else {
+            return None;
+        };
+        if !text.to_lowercase().contains("permissions violation") {
+            return None;
+        }
+        let text = text.trim().trim_matches('\'').to_owned();
+        *lock(&self.latest) = Some(text.clone());
+        Some(text)
+    }
+
+    /// The latest refusal since the last call.
+    pub fn take(&self) -> Option<String> {
+        lock(&self.latest).take()
+    }
+}
+
+/// What a permission refusal means for this program, for its last error.
+pub fn refusal_message(who: &str, refused: &str) -> String {
+    let hint = if refused.contains("STREAM.CREATE") {
+        " (the hub makes the stream: start it first)"
+    } else {
+        ""
+    };
+    format!(
+        "the NATS server refused {who}'s user: {refused}{hint}; the permissions it needs are in packaging/province/nats-server.conf"
+    )
 }
 
 /// The subject on which the hub asks a site for events the stream no longer holds (not in the
@@ -526,10 +678,32 @@ impl Shipper {
     }
 
     /// Connects, reconciles, then publishes until the link fails or shipping is refused.
-    async fn round(&self) -> Stop {
-        let client = match async_nats::ConnectOptions::new()
+    async fn round(self: &Arc<Self>) -> Stop {
+        let refusals = Refusals::default();
+        let noted = refusals.clone();
+        let shipper = Arc::downgrade(self);
+        let client = match self
+            .config
+            .auth()
+            .options()
             .connection_timeout(CONNECT_TIMEOUT)
             .name(format!("luot-site {}", self.config.site))
+            .custom_inbox_prefix(site_inbox_prefix(&self.config.province, &self.config.site))
+            .event_callback(move |event| {
+                // A refusal shows at once (a refused subscription to the repair subject leaves
+                // shipping itself working); a request it makes time out says why.
+                if let async_nats::Event::ServerError(error) = &event
+                    && let Some(refused) = noted.note(error)
+                    && let Some(shipper) = shipper.upgrade()
+                {
+                    let why = refusal_message("this site", &refused);
+                    tracing::error!(error = %why, "shipping to the province");
+                    let mut s = lock(&shipper.status);
+                    s.last_error = Some(why);
+                    s.last_error_at = Some(Timestamp::now());
+                }
+                async {}
+            })
             .connect(self.config.servers())
             .await
         {
@@ -555,12 +729,15 @@ impl Shipper {
                 None
             }
         };
-        let result = self.ship(&js).await;
+        let mut result = self.ship(&js).await;
         if let Some(task) = repair {
             task.abort();
         }
         drop(js);
         let _ = client.drain().await;
+        if let (Stop::Link(why), Some(refused)) = (&mut result, refusals.take()) {
+            *why = format!("{why}: {}", refusal_message("this site", &refused));
+        }
         result
     }
 
@@ -575,6 +752,11 @@ impl Shipper {
             Ok(stream) => stream,
             Err(e) => return Stop::Link(format!("cannot open the stream {name}: {e}")),
         };
+        if !stream.cached_info().config.allow_direct {
+            return Stop::Link(format!(
+                "the stream {name} does not answer direct gets (allow_direct), by which this site reads its last event: this version's hub turns them on when it starts"
+            ));
+        }
         let mut cursor = match self.reconcile(&stream).await {
             Ok(cursor) => cursor,
             Err(stop) => return stop,
@@ -631,38 +813,49 @@ impl Shipper {
                 {
                     // The stream drops a repeated message id before it checks the fence: the
                     // copy it kept must be this very event, or someone else published under
-                    // this site's id (a second server, or a forgery).
-                    match stream.get_raw_message(ack.sequence).await {
-                        Ok(stored)
-                            if stored.payload.as_ref() == body.as_slice()
-                                && stored.subject.as_str() == subject =>
-                        {
-                            tracing::debug!(seq = rec.seq, "the stream already had this event");
-                        }
-                        Ok(stored) if !self.signed_by_us(&stored) => {
-                            if unsaved > 0 {
-                                let _ = self.save_cursor(cursor).await;
-                            }
-                            return Stop::Forged(
-                                format!(
-                                    "stream seq {} took the id of event {} without this site's key (a forgery; the province refuses it); shipping goes on after it once the stream's duplicate window has passed",
-                                    ack.sequence, rec.seq
-                                ),
-                                DUPLICATE_WINDOW + Duration::from_secs(1),
-                            );
-                        }
-                        Ok(_) => {
-                            if unsaved > 0 {
-                                let _ = self.save_cursor(cursor).await;
-                            }
-                            return Stop::Refused(format!(
-                                "the stream already holds another event {} of site {:?} (stream seq {}): another server ships as this site, or another program published under its id",
-                                rec.seq, self.config.site, ack.sequence
-                            ));
-                        }
+                    // this site's id (a second server, or a forgery). The site may read only
+                    // the last message of its own subject: the copy is judged when it is that
+                    // one, and otherwise the stream is read again from its end.
+                    let last = match stream.direct_get_last_for_subject(subject.as_str()).await {
+                        Ok(last) => Some(last),
+                        Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => None,
                         Err(e) => {
                             return Stop::Link(format!("cannot check a repeated event: {e}"));
                         }
+                    };
+                    let stored = match last {
+                        Some(last) if last.sequence == ack.sequence => last,
+                        _ => {
+                            if unsaved > 0 {
+                                let _ = self.save_cursor(cursor).await;
+                            }
+                            return Stop::Link(format!(
+                                "the stream holds event {} of this site at stream seq {}, not the last message of {subject}; checking again",
+                                rec.seq, ack.sequence
+                            ));
+                        }
+                    };
+                    if stored.payload.as_ref() == body.as_slice() {
+                        tracing::debug!(seq = rec.seq, "the stream already had this event");
+                    } else if !self.signed_by_us(&stored) {
+                        if unsaved > 0 {
+                            let _ = self.save_cursor(cursor).await;
+                        }
+                        return Stop::Forged(
+                            format!(
+                                "stream seq {} took the id of event {} without this site's key (a forgery; the province refuses it); shipping goes on after it once the stream's duplicate window has passed",
+                                ack.sequence, rec.seq
+                            ),
+                            DUPLICATE_WINDOW + Duration::from_secs(1),
+                        );
+                    } else {
+                        if unsaved > 0 {
+                            let _ = self.save_cursor(cursor).await;
+                        }
+                        return Stop::Refused(format!(
+                            "the stream already holds another event {} of site {:?} (stream seq {}): another server ships as this site, or another program published under its id",
+                            rec.seq, self.config.site, ack.sequence
+                        ));
                     }
                 }
                 match ack {
@@ -710,26 +903,15 @@ impl Shipper {
     async fn reconcile(&self, stream: &stream::Stream) -> Result<Cursor, Stop> {
         let subject = self.config.subject();
         let cursor = self.cursor();
-        let last = match stream.get_last_raw_message_by_subject(&subject).await {
+        let last = match stream.direct_get_last_for_subject(subject.as_str()).await {
             Ok(message) => Some(message),
-            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => None,
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => None,
             Err(e) => return Err(Stop::Link(format!("cannot read the stream: {e}"))),
         };
         if let Some(junk) = last.as_ref().filter(|m| !self.signed_by_us(m)) {
-            // Not this site's (not signed with its key): the province refuses it; check that
-            // the cursor's event is ours, and fence after the junk.
-            if cursor.seq > 0 {
-                match stream.get_raw_message(cursor.stream_seq).await {
-                    Ok(mine) if self.signed_by_us(&mine) => {}
-                    Ok(_) => {
-                        return Err(Stop::Refused(format!(
-                            "stream seq {} is not this site's event {}: the stream was altered",
-                            cursor.stream_seq, cursor.seq
-                        )));
-                    }
-                    Err(e) => return Err(Stop::Link(format!("cannot read the stream: {e}"))),
-                }
-            }
+            // Not this site's (not signed with its key): the province refuses it; fence after
+            // the junk. (The site reads no message but the last of its subject: should the
+            // cursor's own event be missing from the stream, the hub asks the site for it.)
             tracing::warn!(
                 stream_seq = junk.sequence,
                 "the last message on this site's subject is not signed with its key; shipping goes on after it"
@@ -896,6 +1078,30 @@ mod tests {
         assert!(!verify(&key, "s1:8", b"{}", &sig));
         assert!(!verify(&key, "s1:7", b"{ }", &sig));
         assert!(!verify(&key, "s1:7", b"{}", ""));
+    }
+
+    /// The credentials of a server list are given to NATS apart from its addresses, decoded,
+    /// and one list carries one user's.
+    #[test]
+    fn credentials() {
+        let list = "nats://q1:p%40ss:w@n1:4222, nats://q1:p%40ss:w@n2:4222,nats://n3:4222";
+        assert_eq!(
+            NatsAuth::of(list),
+            Ok(NatsAuth::User("q1".into(), "p@ss:w".into()))
+        );
+        assert_eq!(
+            server_addresses(list),
+            ["nats://n1:4222", "nats://n2:4222", "nats://n3:4222"]
+        );
+        assert_eq!(
+            NatsAuth::of("tls://t0k@n1:4222"),
+            Ok(NatsAuth::Token("t0k".into()))
+        );
+        assert_eq!(NatsAuth::of("nats://n1:4222"), Ok(NatsAuth::None));
+        assert!(NatsAuth::of("nats://q1:a@n1:4222,nats://q2:b@n2:4222").is_err());
+        assert!(NatsAuth::of("nats://q1:%zz@n1:4222").is_err());
+        let key = format!("lk_{}", "a1".repeat(32));
+        assert!(ShipConfig::new("nats://a:b@h:4222,nats://c:d@h2:4222", "s1", "p", &key).is_err());
     }
 
     /// A password in the server list never reaches a page or a log.

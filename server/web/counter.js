@@ -196,11 +196,15 @@ Luot.words({
     if (next) next.focus();
   }
 
-  async function act(action, body, origin) {
+  // Every action names the ticket this page shows at the counter (`none` for none): if the
+  // counter holds another by the time the server runs it, nothing is done (409
+  // ticket_changed) — a click never lands on a citizen the clerk has not seen.
+  async function act(action, body, origin, expect) {
     if (busy) return;
     const c = counter();
     if (!c) return;
-    const path = action === "toggle" ? (c.open ? "close" : "open") : action;
+    const seen = expect !== undefined ? expect : (c.current ? c.current.id : "none");
+    const path = (action === "toggle" ? (c.open ? "close" : "open") : action) + "?ticket=" + encodeURIComponent(seen);
     busy = true;
     if (!origin && document.activeElement && $("actions").contains(document.activeElement)) origin = document.activeElement;
     render();
@@ -213,6 +217,7 @@ Luot.words({
       else setNotice("");
     } catch (e) {
       if (e.status === 401) { setNotice(Luot.t("session_expired"), true); setTimeout(() => Luot.logout(), 1500); }
+      else if (e.code === "ticket_changed") setNotice(Luot.t("ticket_changed"), true);
       else setNotice(e.message, true);
     } finally {
       busy = false;
@@ -258,7 +263,7 @@ Luot.words({
       setNotice(Luot.t("ticket_changed"), true);
       return;
     }
-    if (action) act(action, undefined, button(action));
+    if (action) act(action, undefined, button(action), asked);
   });
   $("confirm-cancel").addEventListener("click", () => { pending = null; $("confirm-dialog").close(); });
   $("confirm-dialog").addEventListener("close", () => { pending = null; });
@@ -270,9 +275,11 @@ Luot.words({
     act(action, undefined, b);
   }
 
+  let transferTicket = null;
   function openTransfer() {
     const c = counter();
     if (!c || !c.current) return;
+    transferTicket = c.current.id;
     const svc = $("to-service");
     svc.replaceChildren(Luot.el("option", { value: "" }, Luot.t("keep")),
       ...state.services.map((s) => Luot.el("option", { value: s.id }, s.name)));
@@ -290,7 +297,7 @@ Luot.words({
     if ($("to-counter").value) body.counter = Number($("to-counter").value);
     if (!body.service && !body.counter) { $("transfer-error").textContent = Luot.t("to_service") + " / " + Luot.t("to_counter"); return; }
     $("transfer-dialog").close();
-    await act("transfer", body, button("transfer"));
+    await act("transfer", body, button("transfer"), transferTicket);
   });
   $("transfer-cancel").addEventListener("click", () => $("transfer-dialog").close());
 

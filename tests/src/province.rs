@@ -98,6 +98,8 @@ pub struct Nats {
     dir: TempDir,
     /// Its port.
     pub port: u16,
+    /// A configuration file it reads (`-c`) before its flags.
+    config: Option<PathBuf>,
     child: Option<Child>,
 }
 
@@ -111,6 +113,26 @@ impl Nats {
         let mut nats = Nats {
             dir,
             port: free_port(),
+            config: None,
+            child: None,
+        };
+        nats.launch();
+        nats
+    }
+
+    /// Starts it with this configuration (users, permissions); its address, port and store
+    /// come from the flags, which take precedence over the file's.
+    pub fn with_config(config: &str) -> Nats {
+        let dir = tempfile::Builder::new()
+            .prefix("luot-nats-")
+            .tempdir()
+            .expect("temp dir");
+        let path = dir.path().join("nats-server.conf");
+        std::fs::write(&path, config).expect("nats-server.conf");
+        let mut nats = Nats {
+            dir,
+            port: free_port(),
+            config: Some(path),
             child: None,
         };
         nats.launch();
@@ -119,7 +141,11 @@ impl Nats {
 
     fn launch(&mut self) {
         let log = self.dir.path().join("nats.log");
-        let mut child = Command::new(which("nats-server").expect("nats-server"))
+        let mut command = Command::new(which("nats-server").expect("nats-server"));
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let mut child = command
             .args([
                 "-js",
                 "-a",

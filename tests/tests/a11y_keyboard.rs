@@ -69,6 +69,15 @@ async fn current(server: &TestServer) -> Option<(String, String)> {
         .map(|t| (t.number.clone(), format!("{:?}", t.status).to_lowercase()))
 }
 
+/// The id of counter 1's ticket, as the console names it in an action's `?ticket=`.
+async fn current_id(server: &TestServer) -> String {
+    let state = server.api_as("kiosk").state().await;
+    let c1 = state.counters.iter().find(|c| c.id == 1).unwrap();
+    c1.current
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |t| t.id.to_string())
+}
+
 /// A stray G (or H) while a citizen is served opens a question in the page instead of
 /// finishing; a second G, Enter (Cancel has the focus) and Escape leave the service running;
 /// only the dialog's own confirm button finishes it and calls the next.
@@ -238,7 +247,10 @@ async fn shortcuts_can_be_switched_off() {
             "document.getElementById('cur-number').textContent === '1001'",
         )
         .await;
-    assert_eq!(posts(&browser).await, ["/api/v1/counters/1/call-next"]);
+    assert_eq!(
+        posts(&browser).await,
+        ["/api/v1/counters/1/call-next?ticket=none"]
+    );
     assert_eq!(
         current(&server).await,
         Some(("1001".into(), "called".into()))
@@ -267,7 +279,8 @@ async fn shortcuts_can_be_switched_off() {
         "B did not start"
     );
 
-    // Switched on again, B starts the service.
+    // Switched on again, B starts the service (of the ticket the page shows).
+    let shown = current_id(&server).await;
     browser.click("#shortcuts").await;
     press_on_page(&browser, "b").await;
     browser
@@ -276,7 +289,10 @@ async fn shortcuts_can_be_switched_off() {
             "document.getElementById('cur-meta').textContent.includes('Đang phục vụ')",
         )
         .await;
-    assert_eq!(posts(&browser).await, ["/api/v1/counters/1/start"]);
+    assert_eq!(
+        posts(&browser).await,
+        [format!("/api/v1/counters/1/start?ticket={shown}")]
+    );
 }
 
 /// Makes the page keep the path of every POST it sends, in `window.posts`.
@@ -648,7 +664,13 @@ async fn a_confirm_about_one_ticket_never_ends_another() {
         .js("const b = document.querySelector('[data-action=recall]'); \
              b.dispatchEvent(new MouseEvent('click', {bubbles: true, detail: 1})); return true;")
         .await;
-    assert_eq!(posts(&browser).await, ["/api/v1/counters/1/recall"]);
+    assert_eq!(
+        posts(&browser).await,
+        [format!(
+            "/api/v1/counters/1/recall?ticket={}",
+            current_id(&server).await
+        )]
+    );
     assert_eq!(
         current(&server).await.map(|c| c.0).as_deref(),
         Some("1002"),

@@ -70,6 +70,12 @@ impl Progress {
     fn held_back(&self, n: usize) {
         self.with(|p| p.held_back += n as u64);
     }
+    fn refused(&self, why: String) {
+        self.with(|p| {
+            p.last_error = Some(why);
+            p.last_error_at = Some(Timestamp::now());
+        });
+    }
     fn failed(&self, why: String) {
         self.with(|p| {
             p.connected = false;

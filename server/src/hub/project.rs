@@ -95,25 +95,82 @@ pub(super) async fn run(
 async fn round(
     config: &HubConfig,
     sites: &Sites,
-    progress: &Progress,
+    progress: &Arc<Progress>,
     backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let mut client = super::db::connect(&config.postgres).await?;
     super::sites::load_all(&client, sites).await?;
-    let nats = async_nats::ConnectOptions::new()
+    let refusals = crate::ship::Refusals::default();
+    let noted = refusals.clone();
+    let shown = Arc::downgrade(progress);
+    let nats = crate::ship::NatsAuth::of(&config.nats)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .options()
         .connection_timeout(Duration::from_secs(5))
         .name("luot-hub")
-        .connect(crate::ship::server_list(&config.nats))
+        .custom_inbox_prefix(crate::ship::hub_inbox_prefix(&config.province))
+        .event_callback(move |event| {
+            // Shown at once: a refused acknowledgement, say, leaves projecting itself working.
+            if let async_nats::Event::ServerError(error) = &event
+                && let Some(refused) = noted.note(error)
+            {
+                let why = crate::ship::refusal_message("the hub", &refused);
+                tracing::error!(error = %why, "projection");
+                if let Some(progress) = shown.upgrade() {
+                    progress.refused(why);
+                }
+            }
+            async {}
+        })
+        .connect(crate::ship::server_addresses(&config.nats))
         .await?;
     let nats_client = nats.clone();
     let js = jetstream::new(nats);
-    let stream = match js.get_stream(stream_name(&config.province)).await {
+    let result = consume(
+        config,
+        sites,
+        progress,
+        backoff,
+        &mut client,
+        &nats_client,
+        &js,
+    )
+    .await;
+    // A request the server refused times out; the refusal says why.
+    match (result, refusals.take()) {
+        (Err(e), Some(refused)) => {
+            Err(e.context(crate::ship::refusal_message("the hub", &refused)))
+        }
+        (result, _) => result,
+    }
+}
+
+/// Opens the stream and the durable consumer, then projects batch after batch until something
+/// fails.
+async fn consume(
+    config: &HubConfig,
+    sites: &Sites,
+    progress: &Progress,
+    backoff: &mut Duration,
+    client: &mut Client,
+    nats_client: &async_nats::Client,
+    js: &jetstream::Context,
+) -> anyhow::Result<()> {
+    let mut stream = match js.get_stream(stream_name(&config.province)).await {
         Ok(stream) => stream,
         Err(_) => {
             js.get_or_create_stream(stream_config(&config.province, config.replicas))
                 .await?
         }
     };
+    if !stream.cached_info().config.allow_direct {
+        // A stream made by an older version: the sites read their last event by direct get.
+        let mut wanted = stream.cached_info().config.clone();
+        wanted.allow_direct = true;
+        js.update_stream(&wanted).await?;
+        stream = js.get_stream(stream_name(&config.province)).await?;
+        tracing::info!("direct gets turned on in the province's stream");
+    }
     let consumer: jetstream::consumer::PullConsumer = stream
         .get_or_create_consumer(
             CONSUMER,
@@ -150,9 +207,9 @@ async fn round(
         }
         if !messages.is_empty() {
             // Read each time: a site enrolled or removed counts from its next batch.
-            let keys = site_keys(&client).await?;
+            let keys = site_keys(client).await?;
             let (events, rejected) = read_all(messages, &keys);
-            for (site, from) in project(&mut client, sites, progress, events, rejected).await? {
+            for (site, from) in project(client, sites, progress, events, rejected).await? {
                 gaps.entry(site).or_insert((from, Instant::now()));
             }
             *backoff = Duration::from_secs(1);
@@ -166,9 +223,9 @@ async fn round(
         for site in due {
             gaps.remove(&site);
             fill_gap(
-                &nats_client,
+                nats_client,
                 &stream,
-                &mut client,
+                client,
                 sites,
                 progress,
                 &config.province,

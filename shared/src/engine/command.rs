@@ -123,6 +123,15 @@ pub enum Command {
         /// Who.
         by: String,
     },
+    /// Do `then`, a counter's command, only if that counter holds `current` (`None`: no
+    /// ticket) when it runs: a console acts on the ticket it shows, never on one that reached
+    /// the counter meanwhile (called from another tab, taken over, or the day closed).
+    Expect {
+        /// The ticket the counter must hold.
+        current: Option<TicketId>,
+        /// Call next, recall, start, finish, no-show, transfer, open or close.
+        then: Box<Command>,
+    },
     /// Let time pass: closes the business day when it is over.
     Tick,
     /// Record that the wall clock was stepped: it reads `observed` (the command's `now`)
@@ -132,6 +141,23 @@ pub enum Command {
         /// Where the wall clock should have been.
         expected: Timestamp,
     },
+}
+
+impl Command {
+    /// The counter a counter's command acts on; `None` for every other command.
+    pub fn counter(&self) -> Option<CounterId> {
+        match self {
+            Command::CallNext { counter, .. }
+            | Command::Recall { counter, .. }
+            | Command::Start { counter, .. }
+            | Command::Finish { counter, .. }
+            | Command::NoShow { counter, .. }
+            | Command::Transfer { counter, .. }
+            | Command::Open { counter, .. }
+            | Command::Close { counter, .. } => Some(*counter),
+            _ => None,
+        }
+    }
 }
 
 /// Who asks to rate a ticket, as the server maps the credential.
@@ -178,6 +204,9 @@ pub enum DomainError {
     /// The ticket is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
+    /// The counter no longer holds the ticket the command expected.
+    #[error("{0}")]
+    TicketChanged(String),
     /// Issuing is not possible now.
     #[error("{0}")]
     IssuingClosed(String),
@@ -220,6 +249,7 @@ impl DomainError {
             DomainError::CounterClosed(_) => "counter_closed",
             DomainError::NoCurrentTicket(_) => "no_current_ticket",
             DomainError::Conflict(_) => "conflict",
+            DomainError::TicketChanged(_) => "ticket_changed",
             DomainError::IssuingClosed(_) => "issuing_closed",
             DomainError::NumbersExhausted(_) => "numbers_exhausted",
             DomainError::Invalid(_) => "invalid",

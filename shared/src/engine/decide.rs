@@ -60,6 +60,27 @@ impl Engine {
     ) -> Result<Reply, DomainError> {
         match command {
             Command::Tick | Command::NoteClockStep { .. } => Ok(Reply::Ok),
+            Command::Expect { current, then } => {
+                let Some(counter) = then.counter() else {
+                    return Err(DomainError::Invalid(
+                        "only a counter's command can name the ticket it expects".into(),
+                    ));
+                };
+                let state = self.counter_state(counter)?;
+                let holds = state.current.and_then(|id| self.tickets.get(&id));
+                if holds.map(|t| t.id) != current {
+                    return Err(DomainError::TicketChanged(match holds {
+                        Some(t) => format!(
+                            "counter {counter} now holds ticket {}; nothing was done — look again",
+                            t.number
+                        ),
+                        None => format!(
+                            "counter {counter} no longer holds that ticket; nothing was done — look again"
+                        ),
+                    }));
+                }
+                self.decide(*then, now, out)
+            }
             Command::Issue {
                 service,
                 priority,
@@ -346,6 +367,7 @@ impl Engine {
         let t = self
             .tickets
             .get(&ticket)
+            .or_else(|| self.rateable_after_close.get(&ticket))
             .ok_or(DomainError::UnknownTicket(ticket))?;
         if t.status != TicketStatus::Done {
             return Err(DomainError::Conflict(format!(

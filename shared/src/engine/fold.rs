@@ -1,12 +1,13 @@
 //! Folding: one recorded event applied to the state, the only way the state changes.
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 
 use super::{
-    CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RECENT_CALLS, SERVICE_SAMPLES, prefix_len,
+    CLOCK_STEPS, Engine, NUMBERED_DAYS, Queues, RATEABLE_AFTER_CLOSE, RECENT_CALLS,
+    SERVICE_SAMPLES, prefix_len,
 };
-use crate::domain::{CounterId, TicketId};
+use crate::domain::{CounterId, TicketId, TicketStatus};
 use crate::lifecycle;
 use crate::protocol::{ClockStep, Event, RecentCall};
 
@@ -20,9 +21,17 @@ impl Engine {
             self.queues.remove(t);
             holder = t.counter.filter(|_| t.status.at_counter());
             lifecycle::advance(t, event, at);
+        } else if let Event::TicketRated { ticket, .. } = event
+            && let Some(t) = self.rateable_after_close.get_mut(&ticket.id)
+        {
+            lifecycle::advance(t, event, at);
         }
+        // A rating concerns a finished ticket: it never opens a day.
         let opens_day = self.day.is_none()
-            && !matches!(event, Event::DayClosed { .. } | Event::ClockStepped { .. });
+            && !matches!(
+                event,
+                Event::DayClosed { .. } | Event::ClockStepped { .. } | Event::TicketRated { .. }
+            );
         match event {
             Event::CenterConfigured { config, .. } => {
                 self.config = config.clone();
@@ -141,7 +150,20 @@ impl Engine {
                     self.closed_at = Some(at);
                 }
                 self.day = None;
-                self.tickets.clear();
+                let window =
+                    SignedDuration::from_mins(i64::from(self.config.center.rating_window_min));
+                self.rateable_after_close = std::mem::take(&mut self.tickets)
+                    .into_iter()
+                    .filter(|(_, t)| {
+                        t.status == TicketStatus::Done
+                            && t.rating.is_none()
+                            && t.finished_at
+                                .is_some_and(|f| at.duration_since(f) <= window)
+                    })
+                    .collect();
+                while self.rateable_after_close.len() > RATEABLE_AFTER_CLOSE {
+                    self.rateable_after_close.pop_first();
+                }
                 self.requests.clear();
                 self.recent_calls.clear();
                 self.service_times.clear();

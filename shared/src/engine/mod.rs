@@ -47,6 +47,9 @@ const KEY_SEPARATOR: char = '\u{1f}';
 const NUMBERED_DAYS: usize = 14;
 /// Clock steps kept for the dashboard.
 const CLOCK_STEPS: usize = 5;
+/// Most tickets kept rateable past the day's close (those finished in its last minutes); a
+/// center finishes far fewer within one rating window.
+const RATEABLE_AFTER_CLOSE: usize = 1000;
 
 /// Live state of a counter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +95,11 @@ pub struct Engine {
     #[serde(default, rename = "next_number", skip_serializing)]
     legacy_next_number: BTreeMap<ServiceId, u32>,
     tickets: BTreeMap<TicketId, Ticket>,
+    /// Tickets of the day that closed last which were finished within the rating window
+    /// before the close and not rated yet: their rating devices may still rate them for the
+    /// rest of the window (the last citizens of the day are asked like everyone else).
+    #[serde(default)]
+    rateable_after_close: BTreeMap<TicketId, Ticket>,
     /// Credential-scoped idempotency keys of today's tickets. Ordered so a snapshot
     /// serializes the same bytes however the state was reached.
     requests: BTreeMap<String, TicketId>,
@@ -173,6 +181,7 @@ impl Engine {
             numbers: BTreeMap::new(),
             legacy_next_number: BTreeMap::new(),
             tickets: BTreeMap::new(),
+            rateable_after_close: BTreeMap::new(),
             requests: BTreeMap::new(),
             counters: BTreeMap::new(),
             recent_calls: VecDeque::new(),

@@ -335,6 +335,78 @@ fn call_next_finishes_the_held_ticket_before_calling() {
     assert_eq!(desk.status(first.id), TicketStatus::Done);
 }
 
+fn expect(current: Option<TicketId>, then: Command) -> Command {
+    Command::Expect {
+        current,
+        then: Box::new(then),
+    }
+}
+
+/// A command naming the ticket it expects acts when the counter holds exactly that one, and
+/// is refused, changing nothing, when the counter holds another one or none.
+#[test]
+fn an_expected_ticket_guards_every_counter_action() {
+    let mut desk = Desk::new();
+    desk.ok(open(1));
+    let first = desk.issue("tnmt");
+    let second = desk.issue("tnmt");
+    desk.ok(expect(None, call_next(1)));
+    // Someone else called the next citizen meanwhile: a finish, no-show, recall, start,
+    // transfer or call-next aimed at `first` must not land on `second`.
+    desk.ok(call_next(1));
+    for then in [
+        finish(1),
+        no_show(1),
+        recall(1),
+        start(1),
+        call_next(1),
+        transfer(1, Some("tp"), None),
+    ] {
+        let e = desk.refuse(expect(Some(first.id), then));
+        assert!(
+            matches!(&e, DomainError::TicketChanged(m) if m.contains(&second.number)),
+            "{e}"
+        );
+        assert_eq!(e.code(), "ticket_changed");
+    }
+    assert!(matches!(
+        desk.refuse(expect(None, call_next(1))),
+        DomainError::TicketChanged(_)
+    ));
+    assert!(matches!(
+        desk.refuse(expect(None, close(1))),
+        DomainError::TicketChanged(_)
+    ));
+    assert_eq!(desk.status(second.id), TicketStatus::Called);
+    desk.ok(expect(Some(second.id), finish(1)));
+    assert_eq!(desk.status(second.id), TicketStatus::Done);
+    // The counter now holds nothing: an action aimed at the finished ticket is refused.
+    assert!(matches!(
+        desk.refuse(expect(Some(second.id), no_show(1))),
+        DomainError::TicketChanged(m) if m.contains("no longer holds")
+    ));
+    desk.ok(expect(None, close(1)));
+}
+
+/// Only a counter's command can name the ticket it expects, and the counter must exist.
+#[test]
+fn an_expectation_wraps_only_a_counter_command() {
+    let mut desk = Desk::new();
+    desk.ok(open(1));
+    assert!(matches!(
+        desk.refuse(expect(None, issue("tnmt", None, None))),
+        DomainError::Invalid(_)
+    ));
+    assert!(matches!(
+        desk.refuse(expect(None, expect(None, call_next(1)))),
+        DomainError::Invalid(_)
+    ));
+    assert_eq!(
+        desk.refuse(expect(None, call_next(99))),
+        DomainError::UnknownCounter(99)
+    );
+}
+
 /// Call-next on an empty queue answers nobody-waiting, still finishing a held ticket.
 #[test]
 fn call_next_on_an_empty_queue_answers_nobody_waiting() {
@@ -956,6 +1028,98 @@ fn rating_reasons_come_from_the_center_list() {
     assert!(matches!(
         desk.refuse(rate(good.id, 4, "Chờ quá lâu")),
         DomainError::Invalid(_)
+    ));
+}
+
+fn rate_5(ticket: TicketId) -> Command {
+    Command::Rate {
+        ticket,
+        score: 5,
+        reason: None,
+        rater: device(1),
+    }
+}
+
+/// A citizen finished a few minutes before midnight may still rate within the window after
+/// the day closed; the rating is recorded on that ticket, opens no day, and counts once; a
+/// ticket finished earlier than the window before the close, or one still served at the
+/// close, is not rateable afterwards.
+#[test]
+fn the_last_citizens_of_a_day_can_rate_after_it_closed() {
+    let mut desk = Desk::new();
+    desk.ok(open(1));
+    desk.set(MONDAY, 23, 30);
+    let early = desk.issue("tnmt");
+    desk.call(1);
+    desk.ok(finish(1));
+    desk.set(MONDAY, 23, 55);
+    let late = desk.issue("tnmt");
+    let served = desk.issue("tnmt");
+    desk.call(1);
+    desk.ok(finish(1));
+    desk.call(1);
+    desk.set(TUESDAY, 0, 1);
+    let (_, events) = desk.ok(Command::Tick);
+    assert_eq!(kinds(&events), ["day_closed"]);
+    desk.set(TUESDAY, 0, 3);
+    let (reply, events) = desk.ok(rate_5(late.id));
+    assert_eq!(kinds(&events), ["ticket_rated"]);
+    assert!(
+        matches!(&events[0].event, Event::TicketRated { ticket, counter: 1, .. } if ticket.id == late.id)
+    );
+    assert!(
+        matches!(reply, Reply::Ticket { ticket, .. } if ticket.number == late.number && ticket.status == TicketStatus::Done)
+    );
+    assert!(matches!(
+        desk.refuse(rate_5(late.id)),
+        DomainError::AlreadyRated(n) if n == late.number
+    ));
+    assert!(matches!(
+        desk.refuse(rate_5(early.id)),
+        DomainError::UnknownTicket(_)
+    ));
+    assert!(matches!(
+        desk.refuse(rate_5(served.id)),
+        DomainError::UnknownTicket(_)
+    ));
+    // The rating opened no day: Tuesday's first ticket is its 1001, with no second close.
+    let (_, events) = desk.ok(issue("tnmt", None, None));
+    assert_eq!(kinds(&events), ["ticket_issued"]);
+    // Replaying the log gives the same state.
+    let mut replay = Engine::new();
+    for rec in &desk.log {
+        replay.apply(rec).unwrap();
+    }
+    assert!(replay.snapshot() == desk.engine.snapshot());
+    let restored = Engine::from_snapshot(&desk.engine.snapshot()).unwrap();
+    assert!(restored.snapshot() == desk.engine.snapshot());
+}
+
+/// At the closing hour the same holds, and the window still ends: past it, the rating is
+/// refused as late.
+#[test]
+fn a_rating_after_the_closing_hour_keeps_its_window() {
+    let mut config = CenterConfig::default();
+    config.center.close = Some(civil::time(17, 0, 0, 0));
+    let mut desk = Desk::with(config);
+    desk.set(MONDAY, 16, 50);
+    let first = desk.issue("tnmt");
+    let second = desk.issue("tnmt");
+    desk.call(1);
+    desk.set(MONDAY, 16, 55);
+    desk.call(1);
+    desk.set(MONDAY, 16, 58);
+    desk.ok(finish(1));
+    desk.set(MONDAY, 17, 1);
+    let (_, events) = desk.ok(Command::Tick);
+    assert_eq!(kinds(&events), ["day_closed"]);
+    desk.set(MONDAY, 17, 6);
+    let (_, events) = desk.ok(rate_5(second.id));
+    assert_eq!(kinds(&events), ["ticket_rated"]);
+    // Finished at 16:55 (by the call of the next), rated 11 minutes later: too late.
+    assert!(matches!(
+        desk.refuse(rate_5(first.id)),
+        DomainError::RatingWindowClosed(_)
     ));
 }
 

@@ -78,7 +78,11 @@ impl Engine {
 
     /// A ticket of today as the API shows it (without its track secret).
     pub fn ticket_view(&self, id: TicketId, now: Timestamp) -> TicketView {
-        let Some(t) = self.tickets.get(&id) else {
+        let Some(t) = self
+            .tickets
+            .get(&id)
+            .or_else(|| self.rateable_after_close.get(&id))
+        else {
             // Callers pass ids they just looked up; an unknown id yields an obviously empty view.
             return TicketView {
                 id,
