@@ -19,7 +19,7 @@ use luot_tests::{ADMIN, ServerOptions, TestServer, WsClient, libfaketime, poll_u
 use serde_json::Value;
 
 /// How far before the center's midnight the server's clock starts: room for the start and
-/// the morning's work on two busy cores, short enough for a test.
+/// the evening's work on two busy cores, short enough for a test.
 const LEAD: SignedDuration = SignedDuration::from_secs(60);
 /// Longest wait for the day to close after the server started: the lead, the engine's tick
 /// (15 s) that closes a day nobody acts in, and slack for a loaded machine.
