@@ -100,6 +100,124 @@ fn warn_if_older(binary: &std::path::Path, test: &std::path::Path) {
     }
 }
 
+/// Where Debian puts libfaketime's preload library, by architecture.
+const LIBFAKETIME: [&str; 3] = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+];
+
+/// libfaketime's preload library (Debian package `faketime`), or `None` with the reason
+/// printed.
+///
+/// # Panics
+///
+/// When it is missing and `CI=true`: CI installs it (`.ci/run`), so there it must be found.
+pub fn libfaketime() -> Option<PathBuf> {
+    let found = LIBFAKETIME.iter().map(PathBuf::from).find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "faketime is not installed; CI must install it (.ci/run)"
+        );
+        eprintln!("skipped: libfaketime not found (apt-get install faketime)");
+    }
+    found
+}
+
+/// A test runs within one business day of the center when it starts at least this long
+/// before the center's midnight: the longest single test takes about a minute on a loaded
+/// machine, so three leave room.
+pub const MIDNIGHT_MARGIN: Duration = Duration::from_secs(180);
+/// The default center's time zone.
+const DEFAULT_ZONE: &str = "Asia/Ho_Chi_Minh";
+
+/// The time zone a center file sets (`timezone = "..."` under `[center]`), else the default
+/// center's.
+fn center_zone(center: Option<&str>) -> String {
+    center
+        .into_iter()
+        .flat_map(str::lines)
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "timezone").then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .next()
+        .unwrap_or_else(|| DEFAULT_ZONE.to_owned())
+}
+
+/// How long until the next midnight in `zone`, as the wall clock reads now.
+///
+/// # Panics
+///
+/// When `zone` is not a time zone jiff knows.
+pub fn until_midnight(zone: &str) -> Duration {
+    let tz = jiff::tz::TimeZone::get(zone).unwrap_or_else(|e| panic!("time zone {zone}: {e}"));
+    let now = jiff::Timestamp::now();
+    let midnight = now
+        .to_zoned(tz.clone())
+        .date()
+        .tomorrow()
+        .and_then(|d| d.to_zoned(tz))
+        .map(|z| z.timestamp())
+        .unwrap_or(now);
+    midnight
+        .duration_since(now)
+        .try_into()
+        .unwrap_or(Duration::ZERO)
+}
+
+/// When the center's midnight in `zone` is less than [`MIDNIGHT_MARGIN`] away, waits (saying
+/// so) until it has passed, so that what the test does falls within one business day: the
+/// day's close at midnight expires the tickets a test has issued and closes its counters.
+/// Tests of the midnight itself set the server's clock instead (`tests/midnight.rs`).
+///
+/// # Panics
+///
+/// When `zone` is not a time zone jiff knows.
+pub fn wait_out_midnight(zone: &str) {
+    let left = until_midnight(zone);
+    if left >= MIDNIGHT_MARGIN {
+        return;
+    }
+    // A second past midnight: the new day is under way on every clock of this machine.
+    let wait = left + Duration::from_secs(1);
+    eprintln!(
+        "note: the center's midnight ({zone}) is {:.0} s away; waiting {:.0} s for it to pass \
+         so this test runs within one business day",
+        left.as_secs_f64(),
+        wait.as_secs_f64()
+    );
+    std::thread::sleep(wait);
+}
+
+/// Whether the running test starts its first server now, or its first was started longer
+/// than [`MIDNIGHT_MARGIN`] ago. A test's later servers (a restart, a second site) are not
+/// held back: the first start already left the test its margin before midnight, and waiting
+/// now would split the test's work across the day's close. A test is told by its thread's
+/// name, which the test harness sets to the test's; threads of a runtime are not a test's.
+fn first_start_of_this_test() -> bool {
+    static FIRST: OnceLock<std::sync::Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    let Some(test) = std::thread::current()
+        .name()
+        .filter(|name| !name.starts_with("tokio-runtime"))
+        .map(str::to_owned)
+    else {
+        return true;
+    };
+    let mut first = FIRST
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    match first.get(&test) {
+        Some(at) if at.elapsed() < MIDNIGHT_MARGIN => false,
+        _ => {
+            first.insert(test, Instant::now());
+            true
+        }
+    }
+}
+
 /// A token to create with `luot-server token create` before the first start.
 #[derive(Debug, Clone)]
 struct TokenSpec {
@@ -114,6 +232,7 @@ pub struct ServerOptions {
     center: Option<String>,
     tokens: Vec<TokenSpec>,
     env: Vec<(String, String)>,
+    own_clock: bool,
 }
 
 impl ServerOptions {
@@ -131,6 +250,13 @@ impl ServerOptions {
     /// Sets an environment variable of the server process (every start).
     pub fn env(mut self, name: &str, value: &str) -> ServerOptions {
         self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The test sets the server's clock itself (libfaketime in [`ServerOptions::env`]), so the
+    /// start is not held back near the center's midnight ([`wait_out_midnight`]).
+    pub fn own_clock(mut self) -> ServerOptions {
+        self.own_clock = true;
         self
     }
 
@@ -161,12 +287,17 @@ pub struct TestServer {
 
 impl TestServer {
     /// Creates the data directory and the tokens of `options`, then starts the server and
-    /// waits for it to serve.
+    /// waits for it to serve. Within [`MIDNIGHT_MARGIN`] before the center's midnight it
+    /// first waits for the midnight to pass ([`wait_out_midnight`]), unless the test sets the
+    /// server's clock itself.
     ///
     /// # Panics
     ///
     /// When the server does not start; the panic shows what it logged.
     pub fn start(options: ServerOptions) -> TestServer {
+        if !options.own_clock && first_start_of_this_test() {
+            wait_out_midnight(&center_zone(options.center.as_deref()));
+        }
         let dir = tempfile::Builder::new()
             .prefix("luot-e2e-")
             .tempdir()
@@ -833,6 +964,34 @@ impl WsClient {
         }
     }
 
+    /// The next message within `limit`, which may be longer than [`TIMEOUT`] (reading answers
+    /// the server's pings meanwhile, so a quiet minute does not end the connection); `None`
+    /// when `limit` passes first.
+    ///
+    /// # Panics
+    ///
+    /// On a closed connection or a frame that is not a [`ServerMessage`].
+    pub async fn next_message_within(&mut self, limit: Duration) -> Option<ServerMessage> {
+        let frame = tokio::time::timeout(limit, async {
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(message)) => return Some(message),
+                    Some(Err(_)) | None => return None,
+                }
+            }
+        })
+        .await
+        .ok()?;
+        match frame {
+            Some(Message::Text(text)) => Some(
+                ServerMessage::decode(text.as_str())
+                    .unwrap_or_else(|e| panic!("undecodable server message ({e}): {text}")),
+            ),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
     /// The next message, decoded.
     ///
     /// # Panics
@@ -939,5 +1098,26 @@ where
             "gave up waiting for {what} after {limit:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The zone the midnight guard watches: the center file's, else the default center's.
+    #[test]
+    fn the_guard_watches_the_centers_zone() {
+        assert_eq!(center_zone(None), "Asia/Ho_Chi_Minh");
+        assert_eq!(
+            center_zone(Some("[center]\nname = \"A\"\n")),
+            "Asia/Ho_Chi_Minh"
+        );
+        assert_eq!(
+            center_zone(Some("[center]\ntimezone = \"Europe/Berlin\"\n")),
+            "Europe/Berlin"
+        );
+        let left = until_midnight("Asia/Ho_Chi_Minh");
+        assert!(left > Duration::ZERO && left <= Duration::from_secs(24 * 3600));
     }
 }
