@@ -1,5 +1,5 @@
 //! The center's midnight passing while everyone is connected, on the real server binary whose
-//! wall clock libfaketime sets a minute before the center's midnight (Asia/Ho_Chi_Minh): a
+//! wall clock libfaketime sets 25 seconds before the center's midnight (Asia/Ho_Chi_Minh): a
 //! kiosk issues, a counter calls and finishes, nobody acts, the server closes the day on its
 //! own at midnight, a lobby display's WebSocket (and the display's view model fed from it)
 //! sees `day_closed`, and the next day's first ticket is numbered afresh.
@@ -20,7 +20,7 @@ use serde_json::Value;
 
 /// How far before the center's midnight the server's clock starts: room for the start and
 /// the evening's work on two busy cores, short enough for a test.
-const LEAD: SignedDuration = SignedDuration::from_secs(60);
+const LEAD: SignedDuration = SignedDuration::from_secs(25);
 /// Longest wait for the day to close after the server started: the lead, the engine's tick
 /// (15 s) that closes a day nobody acts in, and slack for a loaded machine.
 const CLOSE_WITHIN: Duration = Duration::from_secs(150);
