@@ -47,6 +47,32 @@ pub fn available() -> Result<(), String> {
     Err(why)
 }
 
+/// NATS with JetStream, PostgreSQL and a hub of [`PROVINCE`] on them, each in its own
+/// temporary directory: what most province tests start with. Stopped in the reverse order.
+pub struct Province {
+    /// The NATS server.
+    pub nats: Nats,
+    /// The database.
+    pub pg: Postgres,
+    /// The hub.
+    pub hub: Hub,
+}
+
+impl Province {
+    /// Starts all three; `None`, after saying why, when this machine lacks the programs
+    /// (never with `CI=true`: see [`available`]).
+    pub fn start() -> Option<Province> {
+        if let Err(why) = available() {
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let nats = Nats::start();
+        let pg = Postgres::start();
+        let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+        Some(Province { nats, pg, hub })
+    }
+}
+
 fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
         .to_str()?

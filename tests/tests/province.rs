@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use luot_shared::Recorded;
 use luot_tests::province::{
-    self, CONVERGE, Hub, Link, Nats, PROVINCE, Postgres, converge, rename, site, site_events,
-    traffic,
+    self, CONVERGE, Hub, Link, Nats, PROVINCE, Postgres, Province, converge, rename, site,
+    site_events, traffic,
 };
 use luot_tests::{ADMIN, Api, poll_until};
 use serde_json::Value;
@@ -255,13 +255,9 @@ async fn three_sites_through_cuts_and_kills() {
 /// stream, gap-free, and goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_empty_database_is_filled_from_the_stream() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg, mut hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let token = hub.token("admin");
     let a = site(&hub, "a", &nats.url());
     let b = site(&hub, "b", &nats.url());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use luot_shared::Recorded;
-use luot_tests::province::{self, CONVERGE, Hub, Nats, PROVINCE, Postgres, site, site_events};
+use luot_tests::province::{self, CONVERGE, Nats, PROVINCE, Postgres, Province, site, site_events};
 use luot_tests::{ADMIN, Api, copy_dir, poll_until};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -146,13 +146,9 @@ fn same(a: &Recorded, b: &Recorded) -> bool {
 /// is refused, and the province's log of the site is one server's log, not a mix of both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cloned_site_is_refused_not_interleaved() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let mut a = site(&hub, "s1", &nats.url());
     let mut b = site(&hub, "s1", &nats.url());
     let admin_a = a.api_as(ADMIN);
@@ -225,13 +221,9 @@ async fn a_cloned_site_is_refused_not_interleaved() {
 /// province from projecting its real sites.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn held_back_events_of_a_phantom_site_do_not_stall_the_province() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg: _pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let s1 = site(&hub, "s1", &nats.url());
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
@@ -290,13 +282,14 @@ async fn held_back_events_of_a_phantom_site_do_not_stall_the_province() {
 /// province's log of the site is completed instead of held at a gap forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_event_lost_in_the_middle_of_the_stream_is_shipped_again() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province {
+        nats,
+        pg: _pg,
+        mut hub,
+    }) = Province::start()
+    else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let s1 = site(&hub, "s1", &nats.url());
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
@@ -377,13 +370,9 @@ impl IssueAny for Api {
 /// site nor stops the site's own events from reaching the province.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_forged_event_on_a_sites_subject_is_not_projected() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg: _pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let s1 = site(&hub, "s1", &nats.url());
     province::rename(&s1, "Bộ phận Một cửa Quận 1").await;
     let admin = s1.api_as(ADMIN);
@@ -494,13 +483,9 @@ fn pg_ctl(data: &str, args: &[&str]) {
 /// PostgreSQL is back the hub projects again without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn healthz_tells_when_postgres_is_down_and_the_hub_recovers() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let s1 = site(&hub, "s1", &nats.url());
     let admin = s1.api_as(ADMIN);
     admin.issue_ticket_any().await;
@@ -605,13 +590,9 @@ async fn provinces_differing_by_dash_and_underscore_both_ship() {
 /// holds, and the province keeps exactly the events it had.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_site_restored_from_an_older_copy_is_refused() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let mut a = site(&hub, "s1", &nats.url());
     let admin = a.api_as(ADMIN);
     for _ in 0..2 {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use luot_tests::province::{self, Hub, Link, Nats, PROVINCE, Postgres, site, traffic};
+use luot_tests::province::{Hub, Link, PROVINCE, Province, site, traffic};
 use luot_tests::{ADMIN, Api};
 use serde_json::Value;
 
@@ -38,13 +38,9 @@ async fn wait_for(hub: &Api, id: &str, want: u64, limit: Duration) -> Value {
 /// fills it back — and a hub restarted on a fast link does too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_stream_does_not_make_a_fillable_gap_permanent() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg, mut hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let mut hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let a = site(&hub, "a", &nats.url());
     traffic(&a, 6, 0).await;
     let token = hub.token("viewer");

@@ -2,7 +2,7 @@
 //! changed password, the login's limits, hostile query strings, and sites nobody registered.
 
 use luot_tests::Api;
-use luot_tests::province::{self, Hub, Nats, PROVINCE, Postgres};
+use luot_tests::province::{self, Hub, PROVINCE, Province};
 use serde_json::{Value, json};
 
 /// Logs in to the hub; returns the `name=value` of its session cookie.
@@ -29,13 +29,14 @@ async fn hub_login(hub: &Hub, user: &str, password: &str) -> Option<String> {
 /// `site=` and dates get a 4xx JSON error; the login is limited in size and attempts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_hub_endpoint_checks_credentials_and_input() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province {
+        nats: _nats,
+        pg: _pg,
+        hub,
+    }) = Province::start()
+    else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let anonymous = Api::new(&hub.base_url, None);
     let forged_token = Api::new(
         &hub.base_url,
@@ -155,13 +156,9 @@ async fn every_hub_endpoint_checks_credentials_and_input() {
 /// publish them) do not make the province list them without bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sites_nobody_set_up_are_bounded() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg: _pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let real = province::site(&hub, "s1", &nats.url());
     let admin = real.api_as(luot_tests::ADMIN);
     let first = province::site_events(&admin).await;
@@ -234,13 +231,14 @@ async fn sites_nobody_set_up_are_bounded() {
 /// an account can be removed (`hub user delete NAME`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hub_token_and_account_can_be_taken_away() {
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province {
+        nats: _nats,
+        pg,
+        hub,
+    }) = Province::start()
+    else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let token = hub.token("admin");
     let api = Api::new(&hub.base_url, Some(&token));
     api.get("/api/v1/province/state").await.expect_status(200);

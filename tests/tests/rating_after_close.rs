@@ -10,7 +10,7 @@ use luot_server::clock::Clock;
 use luot_shared::Event;
 use luot_shared::protocol::Role;
 use luot_tests::in_process::{Running, advance_to, api, hanoi, tokens};
-use luot_tests::province::site_events;
+use luot_tests::province::{Province, site_events};
 use luot_tests::{Api, poll_until};
 use serde_json::Value;
 
@@ -114,15 +114,11 @@ fn kiosk_on(server: &Running, tokens: &[(String, String)]) -> Api {
 async fn the_hub_records_a_late_rating() {
     use luot_server::ship::ShipConfig;
     use luot_server::{Options, Server};
-    use luot_tests::province::{self, Hub, Nats, PROVINCE, Postgres};
+    use luot_tests::province::PROVINCE;
 
-    if let Err(why) = province::available() {
-        eprintln!("skipped: {why}");
+    let Some(Province { nats, pg, hub }) = Province::start() else {
         return;
-    }
-    let nats = Nats::start();
-    let pg = Postgres::start();
-    let hub = Hub::start(&nats.url(), &pg.url(), PROVINCE);
+    };
     let key = hub.enroll("s1");
     let dir = tempfile::tempdir().expect("temporary directory");
     let tokens = tokens(
