@@ -24,21 +24,45 @@ async fn two_hubs_on_one_database_both_show_every_site() {
         traffic(&s2, 4, round + 1).await;
     }
     let db = pg.client().await;
-    let want1 = s1.api_as(ADMIN).seq().await as i64;
-    let want2 = s2.api_as(ADMIN).seq().await as i64;
-    luot_tests::poll_until(
-        province::CONVERGE,
-        "PostgreSQL to hold both sites",
-        || async {
-            let rows = db
-                .query("SELECT site, last_seq FROM hub_sites ORDER BY site", &[])
-                .await
-                .expect("hub_sites");
-            let have: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-            (have == vec![("s1".to_owned(), want1), ("s2".to_owned(), want2)]).then_some(())
-        },
-    )
-    .await;
+    // Against each site's seq as it is at each look (a site may record more meanwhile); on
+    // giving up, what the hubs and the sites say is printed.
+    let deadline = tokio::time::Instant::now() + province::CONVERGE;
+    loop {
+        let want = vec![
+            ("s1".to_owned(), s1.api_as(ADMIN).seq().await as i64),
+            ("s2".to_owned(), s2.api_as(ADMIN).seq().await as i64),
+        ];
+        let rows = db
+            .query("SELECT site, last_seq FROM hub_sites ORDER BY site", &[])
+            .await
+            .expect("hub_sites");
+        let have: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        if have == want {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            for hub in [&one, &two] {
+                let api = Api::new(&hub.base_url, Some(&token));
+                eprintln!(
+                    "hub {}: {}",
+                    hub.base_url,
+                    api.get("/api/v1/province/state").await.body
+                );
+            }
+            for s in [&s1, &s2] {
+                eprintln!(
+                    "site {}: {}",
+                    s.base_url(),
+                    s.api_as(ADMIN).get("/api/v1/admin/ship").await.body
+                );
+            }
+            panic!(
+                "PostgreSQL holds {have:?}, the sites are at {want:?} after {:?}",
+                province::CONVERGE
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     for hub in [&one, &two] {
         let api = Api::new(&hub.base_url, Some(&token));
         let state: serde_json::Value = api.get("/api/v1/province/state").await.json();
