@@ -634,6 +634,7 @@ async fn a_confirm_about_one_ticket_never_ends_another() {
             "document.getElementById('notice').textContent.includes('đã thay đổi')",
         )
         .await;
+    browser.screenshot("counter-ticket-changed.png").await;
     assert_eq!(
         current(&server).await.map(|c| c.0).as_deref(),
         Some("1002"),
